@@ -1,0 +1,96 @@
+"""The admin calls, written once for both clients.
+
+Each method builds a request and says how to read the answer; `_invoke` (blocking in
+`Client`, a coroutine in `AsyncClient`) does the call. So in `AsyncClient` every one of
+these returns an awaitable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fila.client import _requests as rq
+from fila.client._types import Message, QueueConfig, QueueInfo, QueueStats
+from fila.v1 import admin_pb2
+
+
+class AdminCalls:
+    def _invoke(self, method: str, request: Any, read: Callable[[Any], Any]) -> Any:
+        raise NotImplementedError
+
+    def create_queue(
+        self,
+        name: str,
+        config: QueueConfig | None = None,
+        *,
+        on_enqueue: str | None = None,
+        on_failure: str | None = None,
+        visibility_timeout_ms: int | None = None,
+    ) -> Any:
+        """Create a queue (and its dead-letter queue `<name>.dlq`); returns its name."""
+        cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
+        req = admin_pb2.CreateQueueRequest(name=name, config=cfg)
+        return self._invoke("CreateQueue", req, lambda r: r.queue_id)
+
+    def update_queue(
+        self,
+        name: str,
+        config: QueueConfig | None = None,
+        *,
+        on_enqueue: str | None = None,
+        on_failure: str | None = None,
+        visibility_timeout_ms: int | None = None,
+    ) -> Any:
+        """Replace a queue's scripts and settings (a bad script changes nothing)."""
+        cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
+        req = admin_pb2.UpdateQueueRequest(name=name, config=cfg)
+        return self._invoke("UpdateQueue", req, lambda r: None)
+
+    def get_queue(self, name: str) -> Any:
+        """A queue's settings (defaults filled in) and, for a DLQ, the queue it serves."""
+        return self._invoke(
+            "GetQueue", admin_pb2.GetQueueRequest(name=name),
+            lambda r: (QueueConfig.from_proto(r.config), r.dlq_of),
+        )
+
+    def delete_queue(self, name: str) -> Any:
+        return self._invoke("DeleteQueue", admin_pb2.DeleteQueueRequest(queue=name), lambda r: None)
+
+    def list_queues(self) -> Any:
+        return self._invoke(
+            "ListQueues", admin_pb2.ListQueuesRequest(),
+            lambda r: [QueueInfo(q.name, q.depth, q.in_flight, q.active_consumers) for q in r.queues],
+        )
+
+    def set_config(self, key: str, value: str) -> Any:
+        """Set a runtime config key; an empty value deletes it."""
+        req = admin_pb2.SetConfigRequest(key=key, value=value)
+        return self._invoke("SetConfig", req, lambda r: None)
+
+    def get_config(self, key: str) -> Any:
+        return self._invoke("GetConfig", admin_pb2.GetConfigRequest(key=key), lambda r: r.value)
+
+    def list_config(self, prefix: str = "") -> Any:
+        return self._invoke(
+            "ListConfig", admin_pb2.ListConfigRequest(prefix=prefix),
+            lambda r: {e.key: e.value for e in r.entries},
+        )
+
+    def set_throttle(self, key: str, rate_per_second: float, burst: float | None = None) -> Any:
+        """Limit throttle key `key` to `rate_per_second`, with bursts of up to `burst`."""
+        b = burst if burst is not None else max(1.0, rate_per_second)
+        return self.set_config(f"throttle.{key}", f"{rate_per_second:g},{b:g}")
+
+    def get_stats(self, queue: str) -> Any:
+        return self._invoke("GetStats", admin_pb2.GetStatsRequest(queue=queue), QueueStats.from_proto)
+
+    def redrive(self, dlq_queue: str, count: int = 0) -> Any:
+        """Move up to `count` (0 = all) messages from a DLQ back to its queue."""
+        req = admin_pb2.RedriveRequest(dlq_queue=dlq_queue, count=count)
+        return self._invoke("Redrive", req, lambda r: r.redriven)
+
+    def peek(self, queue: str, limit: int = 100) -> Any:
+        """Up to `limit` messages of a queue, oldest first, without leasing them."""
+        req = admin_pb2.PeekMessagesRequest(queue=queue, limit=limit)
+        return self._invoke("PeekMessages", req, lambda r: [Message.from_proto(m) for m in r.messages])

@@ -1,0 +1,38 @@
+"""Translate gRPC errors into Fila's exceptions at the boundary, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+
+from fila import errors
+
+_BY_CODE: dict[grpc.StatusCode, type[errors.FilaError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+}
+
+
+def translate(exc: grpc.RpcError) -> errors.FilaError:
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    detail = exc.details() if hasattr(exc, "details") else str(exc)
+    cls = _BY_CODE.get(code, errors.FilaError)
+    err = cls(detail or code.name)
+    err.code_name = code.name
+    return err
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise translate(exc) from None

@@ -1,0 +1,93 @@
+"""The synchronous Python client.
+
+    from fila.client import Client
+
+    with Client("127.0.0.1:5555") as fila:
+        fila.create_queue("jobs", on_enqueue='function on_enqueue(m) return {fairness_key=m.headers.tenant} end')
+        fila.enqueue("jobs", b"hello", headers={"tenant": "acme"})
+        for msg in fila.consume("jobs"):
+            fila.ack("jobs", msg.id)
+            break
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import grpc
+
+from fila.client import _requests as rq
+from fila.client._errors import translate, translated
+from fila.client._admin_calls import AdminCalls
+from fila.client._types import Message
+from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
+
+
+class ConsumeStream:
+    """An open lease stream: iterate for messages; `close()` (or leave the `with`) to stop."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __iter__(self) -> Iterator[Message]:
+        try:
+            for resp in self._call:
+                yield Message.from_proto(resp.message)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise translate(exc) from None
+
+    def close(self) -> None:
+        self._call.cancel()
+
+    def __enter__(self) -> ConsumeStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Client(AdminCalls):
+    def __init__(self, addr: str = rq.DEFAULT_ADDR, timeout_s: float | None = 30.0) -> None:
+        self.addr = addr
+        self.timeout_s = timeout_s
+        self._channel = grpc.insecure_channel(addr, options=rq.CHANNEL_OPTIONS)
+        self._hot = service_pb2_grpc.FilaServiceStub(self._channel)
+        self._admin = admin_pb2_grpc.FilaAdminStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- hot path ---------------------------------------------------------------------------
+
+    def enqueue(self, queue: str, payload: bytes | str, headers: Mapping[str, str] | None = None) -> str:
+        """Enqueue one message; returns its id once it is durable."""
+        with translated():
+            return self._hot.Enqueue(rq.enqueue(queue, payload, headers), timeout=self.timeout_s).message_id
+
+    def consume(self, queue: str) -> ConsumeStream:
+        """Open a lease stream on `queue`."""
+        return ConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
+
+    def ack(self, queue: str, message_id: str) -> None:
+        with translated():
+            self._hot.Ack(service_pb2.AckRequest(queue=queue, message_id=message_id), timeout=self.timeout_s)
+
+    def nack(self, queue: str, message_id: str, error: str = "") -> None:
+        with translated():
+            self._hot.Nack(
+                service_pb2.NackRequest(queue=queue, message_id=message_id, error=error),
+                timeout=self.timeout_s,
+            )
+
+    def _invoke(self, method: str, request: Any, read: Any) -> Any:
+        with translated():
+            return read(getattr(self._admin, method)(request, timeout=self.timeout_s))

@@ -1,0 +1,650 @@
+"""The broker core: the single owner of all scheduling state.
+
+Like Redis, one thread owns everything here, so nothing needs a lock, and nothing here ever
+waits on the network. The server hands it commands (enqueue, ack, ...), each of which
+validates, runs Lua, updates the in-memory indexes and *stages* its storage effects. Then a
+turn runs:
+
+    commit()  one RocksDB write for everything staged since the last turn (the group-commit
+              thread then makes it durable; only then does the server reply to producers)
+    tick()    a budgeted pass over due timers: expired leases, delayed messages whose time has
+              come, throttled keys whose buckets refilled; then deliveries to consumers
+    commit()  whatever the tick staged
+
+What is staged are effects (a message with the keys Lua gave it, a delete, a new attempt
+count), never inputs: recovery replays storage and never re-runs Lua.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fila.engine import codec
+from fila.engine import storage as st
+from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.queue import (
+    DLQ_SUFFIX, Consumer, Queue, QueueSettings, check_queue_name,
+)
+from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError, LuaLimits, QueueRules
+from fila.engine.runtime_config import RuntimeConfig
+from fila.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
+
+log = logging.getLogger("fila.engine")
+
+EXPIRY_ERROR = "visibility timeout expired"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits, configurable in `[limits]` of the server config."""
+
+    max_payload_bytes: int = 1024 * 1024
+    max_headers: int = 64
+    max_header_bytes: int = 4096  # a header's key plus value
+    max_queue_name_bytes: int = 255
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    quantum: int = 1
+    lua: LuaLimits = field(default_factory=LuaLimits)
+    limits: Limits = field(default_factory=Limits)
+    breaker_cooldown_s: float = 10.0
+    tick_budget: int = 20_000  # deliveries / expiries per tick before yielding to I/O
+
+
+def _mono_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Broker:
+    def __init__(self, storage: st.Storage, settings: BrokerSettings | None = None) -> None:
+        self.storage = storage
+        self.settings = settings or BrokerSettings()
+        self.queues: dict[str, Queue] = {}
+        self._by_qid: dict[int, Queue] = {}
+        self.config = RuntimeConfig()
+        self.ids = codec.IdGenerator()
+        self._batch = storage.new_batch()
+        self._staged = 0
+        self._undo: list[Callable[[], None]] = []
+        self.batch_no = 0  # number of the last batch written
+        self._lease_heap: list[tuple[int, int, Entry, Queue]] = []
+        self._lease_no = 0
+        self._dirty: set[Queue] = set()
+        self._next_qid = 1
+        self._next_cid = 1
+        self.recovered: dict[str, int] = {}
+        self._recover()
+
+    # -- staging and committing -------------------------------------------------------------
+
+    @property
+    def pending_batch(self) -> int:
+        """The number the batch being staged now will have once written."""
+        return self.batch_no + 1
+
+    def _put(self, key: bytes, value: bytes) -> None:
+        self._batch.put(key, value)
+        self._staged += 1
+
+    def _delete(self, key: bytes) -> None:
+        self._batch.delete(key)
+        self._staged += 1
+
+    def commit(self) -> int | None:
+        """Write everything staged as one batch. Returns its number, or None if nothing was staged.
+
+        On a storage error the staged in-memory effects are undone and Unavailable is raised;
+        whoever waits on `pending_batch` must then be told it failed.
+        """
+        if not self._staged:
+            return None
+        batch, undo = self._batch, self._undo
+        self._batch, self._staged, self._undo = self.storage.new_batch(), 0, []
+        try:
+            self.storage.write(batch)
+        except Unavailable:
+            for fn in reversed(undo):
+                fn()
+            raise
+        self.batch_no += 1
+        return self.batch_no
+
+    # -- queues -----------------------------------------------------------------------------
+
+    def _queue(self, name: str, field_name: str = "queue") -> Queue:
+        q = self.queues.get(name)
+        if q is None:
+            if not name:
+                raise InvalidArgument(f"{field_name} must not be empty")
+            raise NotFound(f"queue {name!r} does not exist")
+        return q
+
+    def _build_queue(self, name: str, qid: int, settings: QueueSettings, dlq_of: str) -> Queue:
+        rules = QueueRules(
+            settings.on_enqueue_script,
+            settings.on_failure_script,
+            settings.lua_limits(self.settings.lua),
+            self.config.values,
+        )
+        q = Queue(name, qid, settings, rules, DrrScheduler(self.settings.quantum), dlq_of=dlq_of)
+        q.enqueue_breaker.cooldown_s = q.failure_breaker.cooldown_s = self.settings.breaker_cooldown_s
+        return q
+
+    def _add_queue(self, q: Queue) -> None:
+        self.queues[q.name] = q
+        self._by_qid[q.qid] = q
+        self._next_qid = max(self._next_qid, q.qid + 1)
+
+    def create_queue(self, name: str, settings: QueueSettings) -> str:
+        check_queue_name(name, self.settings.limits.max_queue_name_bytes)
+        if name.endswith(DLQ_SUFFIX):
+            raise InvalidArgument(
+                f"name {name!r} ends with {DLQ_SUFFIX!r}, which is reserved for dead-letter queues"
+            )
+        if name in self.queues:
+            raise AlreadyExists(f"queue {name!r} already exists")
+        dlq_name = name + DLQ_SUFFIX
+        if len(dlq_name.encode()) > self.settings.limits.max_queue_name_bytes:
+            raise InvalidArgument(
+                f"name is too long: its dead-letter queue {dlq_name!r} must fit "
+                f"{self.settings.limits.max_queue_name_bytes} bytes"
+            )
+        settings = settings.validated()
+        q = self._build_queue(name, self._next_qid, settings, "")  # compiles: may raise
+        self._add_queue(q)
+        dlq = self._build_queue(dlq_name, self._next_qid, QueueSettings(), name)
+        self._add_queue(dlq)
+        for made in (q, dlq):
+            self._put(st.QUEUE_PREFIX + made.name.encode(), json.dumps(made.record()).encode())
+        self._undo.append(lambda: self._drop_queue_memory(q, dlq))
+        log.info("queue created", extra={"queue": name, "dlq": dlq_name})
+        return name
+
+    def update_queue(self, name: str, settings: QueueSettings) -> None:
+        """Replace a queue's scripts and settings; the new scripts compile first or nothing changes."""
+        q = self._queue(name, "name")
+        if q.is_dlq:
+            raise FailedPrecondition(f"{name!r} is a dead-letter queue; update {q.dlq_of!r} instead")
+        settings = settings.validated()
+        fresh = self._build_queue(name, q.qid, settings, q.dlq_of)
+        old_settings, old_rules = q.settings, q.rules
+        q.settings, q.rules = settings, fresh.rules
+        q.enqueue_breaker.failures = q.failure_breaker.failures = 0
+        self._put(st.QUEUE_PREFIX + name.encode(), json.dumps(q.record()).encode())
+
+        def undo() -> None:
+            q.settings, q.rules = old_settings, old_rules
+
+        self._undo.append(undo)
+        log.info("queue updated", extra={"queue": name})
+
+    def _drop_queue_memory(self, *queues: Queue) -> None:
+        for q in queues:
+            self.queues.pop(q.name, None)
+            self._by_qid.pop(q.qid, None)
+            self._dirty.discard(q)
+            for c in list(q.consumers.values()):
+                c.closed = True
+                c.wake()
+            q.consumers.clear()
+            q.hungry.clear()
+            for e in q.leases.values():
+                e.state = Entry.GONE
+            for _, _, e in q.delayed:
+                e.state = Entry.GONE
+            q.leases.clear()
+            q.delayed.clear()
+            q.drr.clear()
+
+    def delete_queue(self, name: str) -> None:
+        q = self._queue(name)
+        if q.is_dlq:
+            raise FailedPrecondition(
+                f"{name!r} is the dead-letter queue of {q.dlq_of!r}; delete {q.dlq_of!r} instead"
+            )
+        dlq = self.queues.get(name + DLQ_SUFFIX)
+        for dead in (q, dlq):
+            if dead is None:
+                continue
+            lo = st._QID.pack(dead.qid)
+            hi = st._QID.pack(dead.qid + 1)
+            self._batch.delete_range(st.MESSAGE_PREFIX + lo, st.MESSAGE_PREFIX + hi)
+            self._batch.delete_range(st.DELAY_PREFIX + lo, st.DELAY_PREFIX + hi)
+            self._delete(st.QUEUE_PREFIX + dead.name.encode())
+        self._drop_queue_memory(*(x for x in (q, dlq) if x is not None))
+        log.info("queue deleted", extra={"queue": name})
+
+    def queue_names(self) -> list[str]:
+        return sorted(self.queues)
+
+    # -- runtime config ---------------------------------------------------------------------
+
+    def set_config(self, key: str, value: str) -> None:
+        old = self.config.values.get(key)
+        self.config.check(key, value)  # raises InvalidArgument before anything changes
+        self._apply_config(key, value)
+        if value:
+            self._put(st.CONFIG_PREFIX + key.encode(), value.encode())
+        else:
+            self._delete(st.CONFIG_PREFIX + key.encode())
+        self._undo.append(lambda: self._apply_config(key, old or ""))
+
+    def _apply_config(self, key: str, value: str) -> None:
+        self.config.apply(key, value, time.monotonic())
+        for q in self.queues.values():
+            q.rules.set_config(key, value or None)
+            if key.startswith("throttle.") and q.drr.parked:
+                q.drr.unpark(0.0, force=True)  # re-decide with the new rate at once
+                self._dirty.add(q)
+
+    # -- hot path ---------------------------------------------------------------------------
+
+    def _check_message(self, headers: Any, payload: bytes) -> None:
+        limits = self.settings.limits
+        if len(payload) > limits.max_payload_bytes:
+            raise InvalidArgument(
+                f"payload is {len(payload)} bytes, over the limit of {limits.max_payload_bytes}"
+            )
+        if len(headers) > limits.max_headers:
+            raise InvalidArgument(
+                f"headers has {len(headers)} entries, over the limit of {limits.max_headers}"
+            )
+        for k, v in headers.items():
+            if not k:
+                raise InvalidArgument("headers: a header name must not be empty")
+            if len(k) + len(v) > limits.max_header_bytes:
+                raise InvalidArgument(
+                    f"headers[{k[:40]!r}] is over the limit of {limits.max_header_bytes} bytes"
+                )
+
+    def _decide_enqueue(self, q: Queue, headers: dict[str, str], payload_size: int) -> EnqueueDecision:
+        rules = q.rules
+        if not rules.has_on_enqueue:
+            return DEFAULT_DECISION
+        breaker = q.enqueue_breaker
+        now = time.monotonic()
+        if not breaker.allows(now):
+            return DEFAULT_DECISION
+        try:
+            decision = rules.on_enqueue(headers, payload_size, q.name)
+        except HookError as exc:
+            self._hook_failed(q, "on_enqueue", breaker, exc, now)
+            return DEFAULT_DECISION
+        breaker.success()
+        return decision
+
+    def _hook_failed(self, q: Queue, hook: str, breaker: Any, exc: Exception, now: float) -> None:
+        first = breaker.failures == 0
+        opened = breaker.failure(now)
+        if first:
+            log.warning("lua hook failed, using defaults",
+                        extra={"queue": q.name, "hook": hook, "error": str(exc)})
+        if opened:
+            log.warning("lua circuit breaker opened",
+                        extra={"queue": q.name, "hook": hook, "cooldown_s": breaker.cooldown_s})
+
+    def enqueue(self, queue: str, headers: dict[str, str], payload: bytes) -> str:
+        """Accept one message; durable once batch `pending_batch` is. Returns its id."""
+        q = self._queue(queue)
+        self._check_message(headers, payload)
+        d = self._decide_enqueue(q, headers, len(payload))
+        seq = self.ids.next_seq()
+        mid = self.ids.message_id(seq)
+        now_ms = seq >> 16
+        data = codec.encode_message(
+            mid, headers, payload, d.fairness_key, d.weight, d.throttle_keys, 0, q.name, now_ms
+        )
+        self._put(st.message_key(q.qid, seq), data)
+        e = Entry(seq, mid, data, d.fairness_key, d.weight, d.throttle_keys, 0, now_ms)
+        q.drr.push(e)
+        q.stats.enqueued += 1
+        self._undo.append(lambda: q.drr.remove(e))
+        self._dirty.add(q)
+        return mid
+
+    def _leased(self, queue: str, mid: str) -> tuple[Queue, Entry]:
+        q = self._queue(queue)
+        if not mid:
+            raise InvalidArgument("message_id must not be empty")
+        e = q.leases.get(mid)
+        if e is None:
+            raise NotFound(
+                f"message {mid!r} is not leased from queue {queue!r} "
+                "(unknown, already acked, or its lease expired)"
+            )
+        return q, e
+
+    def _end_lease(self, q: Queue, e: Entry) -> None:
+        """The lease ended (ack, nack, expiry): its consumer may hold one more message."""
+        del q.leases[e.mid]
+        c = e.consumer
+        if isinstance(c, Consumer):
+            c.leased -= 1
+            self.grant(c, 1)
+        e.consumer = None
+
+    def ack(self, queue: str, mid: str) -> None:
+        q, e = self._leased(queue, mid)
+        self._end_lease(q, e)
+        e.state = Entry.GONE
+        self._delete(st.message_key(q.qid, e.seq))
+        if e.ready_at_ms:
+            self._delete(st.delay_key(q.qid, e.seq))
+        q.stats.acked += 1
+
+        def undo() -> None:
+            e.state = Entry.LEASED
+            q.leases[e.mid] = e
+            q.stats.acked -= 1
+
+        self._undo.append(undo)
+
+    def nack(self, queue: str, mid: str, error: str) -> None:
+        q, e = self._leased(queue, mid)
+        self._end_lease(q, e)
+        q.stats.nacked += 1
+        self._fail(q, e, error or "nacked")
+
+    def _fail(self, q: Queue, e: Entry, error: str) -> None:
+        """A delivery failed: ask on_failure (or the default policy) what happens next."""
+        e.attempts += 1
+        e.last_error = error
+        action, delay_ms = self._decide_failure(q, e, error)
+        if action == "dlq" and not q.is_dlq:
+            self._to_dlq(q, e)
+            return
+        e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
+        self._put(st.message_key(q.qid, e.seq), e.data)
+        if delay_ms > 0:
+            at = _wall_ms() + delay_ms
+            q.delay(e, at)
+            self._put(st.delay_key(q.qid, e.seq), st.encode_u64(at))
+        else:
+            e.state = Entry.READY
+            q.drr.push_back(e)
+            self._dirty.add(q)
+
+    def _default_failure(self, q: Queue, attempts: int) -> tuple[str, int]:
+        s = q.settings
+        if attempts >= s.max_attempts:
+            return "dlq", 0
+        return "retry", min(s.retry_backoff_base_ms << min(attempts - 1, 40), s.retry_backoff_max_ms)
+
+    def _decide_failure(self, q: Queue, e: Entry, error: str) -> tuple[str, int]:
+        rules = q.rules
+        if not rules.has_on_failure:
+            return self._default_failure(q, e.attempts)
+        breaker = q.failure_breaker
+        now = time.monotonic()
+        if not breaker.allows(now):
+            return self._default_failure(q, e.attempts)
+        headers = dict(codec.decode_message(e.data).headers)
+        try:
+            decision = rules.on_failure(headers, e.mid, e.attempts, q.name, error)
+        except HookError as exc:
+            self._hook_failed(q, "on_failure", breaker, exc, now)
+            return self._default_failure(q, e.attempts)
+        breaker.success()
+        return decision
+
+    def _to_dlq(self, q: Queue, e: Entry) -> None:
+        dlq = self.queues[q.name + DLQ_SUFFIX]
+        self._delete(st.message_key(q.qid, e.seq))
+        if e.ready_at_ms:
+            self._delete(st.delay_key(q.qid, e.seq))
+            e.ready_at_ms = 0
+        e.data = codec.with_attempts(e.data, e.attempts, queue=dlq.name, last_error=e.last_error)
+        self._put(st.message_key(dlq.qid, e.seq), e.data)
+        e.state = Entry.READY
+        dlq.drr.push_back(e)
+        q.stats.dead_lettered += 1
+        self._dirty.add(dlq)
+
+    def redrive(self, dlq_name: str, count: int) -> int:
+        """Move up to `count` (0 = all) ready messages of a DLQ back to its source queue.
+
+        Each goes through the source queue's on_enqueue again and starts with 0 attempts.
+        """
+        dlq = self._queue(dlq_name, "dlq_queue")
+        if not dlq.is_dlq:
+            raise FailedPrecondition(
+                f"{dlq_name!r} is not a dead-letter queue (those are named <queue>{DLQ_SUFFIX})"
+            )
+        src = self._queue(dlq.dlq_of, "dlq_queue")
+        chosen = sorted(
+            (e for fk in list(dlq.drr.keys.values()) for e in fk), key=lambda e: e.seq
+        )
+        if count:
+            chosen = chosen[:count]
+        for e in chosen:
+            dlq.drr.remove(e)
+            self._delete(st.message_key(dlq.qid, e.seq))
+            m = codec.decode_message(e.data)
+            headers = dict(m.headers)
+            d = self._decide_enqueue(src, headers, len(m.payload))
+            data = codec.encode_message(
+                e.mid, headers, m.payload, d.fairness_key, d.weight, d.throttle_keys, 0,
+                src.name, e.enqueued_ms,
+            )
+            fresh = Entry(e.seq, e.mid, data, d.fairness_key, d.weight, d.throttle_keys, 0,
+                          e.enqueued_ms)
+            self._put(st.message_key(src.qid, e.seq), data)
+            src.drr.push_back(fresh)
+            self._undo.append(lambda e=e, fresh=fresh: (src.drr.remove(fresh), dlq.drr.push_back(e)))
+        if chosen:
+            src.stats.redriven += len(chosen)
+            self._dirty.add(src)
+            log.info("redrive", extra={"queue": src.name, "count": len(chosen)})
+        return len(chosen)
+
+    def peek(self, queue: str, limit: int) -> list[bytes]:
+        """Up to `limit` messages of a queue, oldest first, without leasing them."""
+        q = self._queue(queue)
+        entries: list[Entry] = [e for fk in q.drr.keys.values() for e in fk]
+        entries += [e for _, _, e in q.delayed if e.state == Entry.DELAYED]
+        entries += list(q.leases.values())
+        entries.sort(key=lambda e: e.seq)
+        return [e.data for e in entries[:limit]]
+
+    # -- consumers --------------------------------------------------------------------------
+
+    def add_consumer(self, queue: str, credit: int, wake: Callable[[], None]) -> Consumer:
+        q = self._queue(queue)
+        c = Consumer(self._next_cid, queue, 0, wake)
+        self._next_cid += 1
+        q.consumers[c.cid] = c
+        self.grant(c, credit)
+        return c
+
+    def grant(self, c: Consumer, n: int) -> None:
+        """Let consumer c hold n more messages."""
+        if c.closed or n <= 0:
+            return
+        q = self.queues.get(c.queue)
+        if q is None:
+            return
+        was_empty = c.credit <= 0
+        c.credit += n
+        if was_empty:
+            q.hungry.append(c)
+        self._dirty.add(q)
+
+    def remove_consumer(self, c: Consumer) -> None:
+        """A stream closed: its unsent messages go back at once; sent ones keep their lease."""
+        c.closed = True
+        q = self.queues.get(c.queue)
+        if q is None:
+            return
+        q.consumers.pop(c.cid, None)
+        try:
+            q.hungry.remove(c)
+        except ValueError:
+            pass
+        self.release_unsent(c)
+
+    def release_unsent(self, c: Consumer) -> None:
+        q = self.queues.get(c.queue)
+        unsent, c.outbox = c.outbox, []
+        if q is None:
+            return
+        for e in unsent:
+            if e.state == Entry.LEASED and e.consumer is c:
+                self._end_lease(q, e)
+                e.state = Entry.READY
+                q.drr.push_back(e)
+                q.stats.leased -= 1
+                self._dirty.add(q)
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def tick(self) -> float | None:
+        """Expire leases, wake delayed and throttled messages, deliver. Returns seconds to the
+        next timer (0 if the budget ran out and more work is waiting), or None for no timer."""
+        mono = _mono_ms()
+        wall = _wall_ms()
+        now_s = mono / 1000.0
+        budget = self.settings.tick_budget
+        heap = self._lease_heap
+        while heap and heap[0][0] <= mono and budget > 0:
+            _, lease_no, e, q = heapq.heappop(heap)
+            if e.state == Entry.LEASED and e.lease_no == lease_no:
+                budget -= 1
+                self._end_lease(q, e)
+                q.stats.expired += 1
+                self._fail(q, e, EXPIRY_ERROR)
+        for q in self.queues.values():
+            if q.delayed and q.delayed[0][0] <= wall and q.wake_delayed(wall):
+                self._dirty.add(q)
+            if q.drr.parked:
+                before = len(q.drr.ring)
+                q.drr.unpark(now_s)
+                if len(q.drr.ring) != before:
+                    self._dirty.add(q)
+        dirty, self._dirty = self._dirty, set()
+        for q in dirty:
+            if q.hungry and q.drr.ring:
+                budget = self._dispatch(q, mono, now_s, budget)
+                if q.hungry and q.drr.ring:
+                    self._dirty.add(q)  # budget ran out: carry on next tick
+        if self._dirty:
+            return 0.0
+        return self._next_timer(mono, wall, now_s)
+
+    def _dispatch(self, q: Queue, mono: int, now_s: float, budget: int) -> int:
+        hungry = q.hungry
+        drr = q.drr
+        gate = self.config.throttles
+        timeout = q.settings.visibility_timeout_ms
+        heap = self._lease_heap
+        woken: list[Consumer] = []
+        while hungry and budget > 0:
+            e = drr.pop(gate, now_s)
+            if e is None:
+                break
+            budget -= 1
+            c = hungry[0]
+            self._lease_no += 1
+            e.state = Entry.LEASED
+            e.consumer = c
+            e.lease_no = self._lease_no
+            e.expires_ms = mono + timeout
+            heapq.heappush(heap, (e.expires_ms, self._lease_no, e, q))
+            q.leases[e.mid] = e
+            q.stats.leased += 1
+            c.leased += 1
+            if not c.outbox:
+                woken.append(c)
+            c.outbox.append(e)
+            c.credit -= 1
+            if c.credit <= 0:
+                hungry.popleft()
+            elif len(hungry) > 1:
+                hungry.rotate(-1)
+        for c in woken:
+            c.wake()
+        return budget
+
+    def _next_timer(self, mono: int, wall: int, now_s: float) -> float | None:
+        best: float | None = None
+        heap = self._lease_heap
+        while heap and heap[0][2].state != Entry.LEASED:
+            heapq.heappop(heap)  # drop leases that ended: keeps the heap from growing stale
+        if heap:
+            best = (heap[0][0] - mono) / 1000.0
+        for q in self.queues.values():
+            at = q.next_delayed_ms()
+            if at is not None:
+                d = (at - wall) / 1000.0
+                best = d if best is None else min(best, d)
+            if q.drr.parked:
+                d = min(q.drr.parked.values()) - now_s
+                best = d if best is None else min(best, d)
+        return None if best is None else max(best, 0.0)
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        started = time.monotonic()
+        for key, value in self.storage.scan(st.CONFIG_PREFIX):
+            self.config.apply(key[1:].decode(), value.decode(), time.monotonic())
+        for name, rec in self.storage.queue_records():
+            settings = QueueSettings.from_json(rec.get("settings", {}))
+            try:
+                q = self._build_queue(name, rec["id"], settings, rec.get("dlq_of", ""))
+            except InvalidArgument as exc:  # a script this Lua no longer accepts
+                log.error("queue script no longer compiles; using defaults",
+                          extra={"queue": name, "error": str(exc)})
+                q = self._build_queue(name, rec["id"], QueueSettings(
+                    visibility_timeout_ms=settings.visibility_timeout_ms), rec.get("dlq_of", ""))
+                q.settings = settings
+            self._add_queue(q)
+        delays: dict[bytes, int] = {}
+        for key, value in self.storage.scan(st.DELAY_PREFIX):
+            delays[key[1:]] = st.decode_u64(value)
+        last_seq = 0
+        messages = 0
+        orphans = 0
+        for key, value in self.storage.scan(st.MESSAGE_PREFIX):
+            qid, seq = st.split_qid_seq(key)
+            q = self._by_qid.get(qid)
+            if q is None:
+                orphans += 1
+                continue
+            m = codec.decode_message(value)
+            md = m.metadata
+            e = Entry(seq, m.id, value, md.fairness_key, md.weight or 1,
+                      tuple(md.throttle_keys), md.attempt_count, seq >> 16)
+            e.last_error = md.last_error
+            at = delays.pop(key[1:], 0)
+            if at:
+                e.ready_at_ms = at
+                q.delay(e, at)
+            else:
+                q.drr.push(e)
+            last_seq = max(last_seq, seq)
+            messages += 1
+        for stale in delays:  # delay records whose message is gone
+            self._delete(st.DELAY_PREFIX + stale)
+        self.ids.last_seq = max(self.ids.last_seq, last_seq)
+        self.recovered = {
+            "queues": len(self.queues),
+            "messages": messages,
+            "config_keys": len(self.config.values),
+            "orphans": orphans,
+            "ms": int((time.monotonic() - started) * 1000),
+        }
+        for q in self.queues.values():
+            if q.drr.ready:
+                self._dirty.add(q)

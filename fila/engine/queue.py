@@ -1,0 +1,183 @@
+"""One queue's live state: its settings and rules, ready index, leases, delays and consumers."""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.rules import LuaLimits, QueueRules
+from fila.errors import InvalidArgument
+
+DLQ_SUFFIX = ".dlq"
+DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """What a queue was created (or last updated) with. Stored as JSON in its queue record."""
+
+    on_enqueue_script: str = ""
+    on_failure_script: str = ""
+    visibility_timeout_ms: int = DEFAULT_VISIBILITY_TIMEOUT_MS
+    max_attempts: int = 10
+    retry_backoff_base_ms: int = 100
+    retry_backoff_max_ms: int = 60_000
+    lua_instruction_budget: int = 0  # 0: the server default
+    lua_memory_bytes: int = 0
+    lua_time_limit_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QueueSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def lua_limits(self, defaults: LuaLimits) -> LuaLimits:
+        return LuaLimits(
+            instruction_budget=self.lua_instruction_budget or defaults.instruction_budget,
+            memory_bytes=self.lua_memory_bytes or defaults.memory_bytes,
+            time_limit_ms=self.lua_time_limit_ms or defaults.time_limit_ms,
+        )
+
+    def validated(self) -> QueueSettings:
+        if self.visibility_timeout_ms <= 0:
+            return replace(self, visibility_timeout_ms=DEFAULT_VISIBILITY_TIMEOUT_MS).validated()
+        if self.visibility_timeout_ms > 12 * 3600 * 1000:
+            raise InvalidArgument("config.visibility_timeout_ms must be at most 43200000 (12 h)")
+        if self.max_attempts < 1:
+            raise InvalidArgument("config.max_attempts must be at least 1")
+        if self.retry_backoff_base_ms < 0 or self.retry_backoff_max_ms < self.retry_backoff_base_ms:
+            raise InvalidArgument(
+                "config.retry_backoff_max_ms must be >= config.retry_backoff_base_ms >= 0"
+            )
+        return self
+
+
+def check_queue_name(name: str, max_bytes: int, field_name: str = "name") -> None:
+    """Queue names: 1..max_bytes of letters, digits and . _ : - , starting with a letter or digit."""
+    if not name:
+        raise InvalidArgument(f"{field_name} must not be empty")
+    if len(name.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidArgument(f"{field_name} is longer than {max_bytes} bytes")
+    if not _NAME_RE.fullmatch(name):
+        raise InvalidArgument(
+            f"{field_name} {name!r} may hold only letters, digits and . _ : - "
+            "and must start with a letter or digit"
+        )
+
+
+@dataclass
+class Breaker:
+    """Per-queue, per-hook circuit breaker: open after `threshold` consecutive failures."""
+
+    threshold: int = 3
+    cooldown_s: float = 10.0
+    failures: int = 0
+    open_until: float = 0.0
+    openings: int = 0
+    errors: int = 0
+
+    def allows(self, now_s: float) -> bool:
+        return self.failures < self.threshold or now_s >= self.open_until
+
+    def is_open(self, now_s: float) -> bool:
+        return self.failures >= self.threshold and now_s < self.open_until
+
+    def success(self) -> None:
+        self.failures = 0
+
+    def failure(self, now_s: float) -> bool:
+        """Count a failure; True if this one opened (or re-opened) the breaker."""
+        self.errors += 1
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.open_until = now_s + self.cooldown_s
+            self.openings += 1
+            return True
+        return False
+
+
+class Consumer:
+    """A lease stream. The engine fills `outbox` while `credit` lasts and then calls `wake`."""
+
+    __slots__ = ("cid", "queue", "credit", "outbox", "wake", "closed", "leased")
+
+    def __init__(self, cid: int, queue: str, credit: int, wake: Callable[[], None]) -> None:
+        self.cid = cid
+        self.queue = queue
+        self.credit = credit
+        self.outbox: list[Entry] = []
+        self.wake = wake
+        self.closed = False
+        self.leased = 0
+
+
+@dataclass
+class QueueStats:
+    enqueued: int = 0
+    leased: int = 0
+    acked: int = 0
+    nacked: int = 0
+    expired: int = 0
+    dead_lettered: int = 0
+    redriven: int = 0
+
+
+@dataclass(eq=False)  # identity semantics: queues live in sets
+class Queue:
+    """Live state of one queue, owned by the broker's thread."""
+
+    name: str
+    qid: int
+    settings: QueueSettings
+    rules: QueueRules
+    drr: DrrScheduler
+    dlq_of: str = ""  # for a dead-letter queue: the queue it serves
+    leases: dict[str, Entry] = field(default_factory=dict)
+    delayed: list[tuple[int, int, Entry]] = field(default_factory=list)  # (ready_at_ms, seq, e)
+    delayed_count: int = 0
+    consumers: dict[int, Consumer] = field(default_factory=dict)
+    hungry: deque[Consumer] = field(default_factory=deque)
+    stats: QueueStats = field(default_factory=QueueStats)
+    enqueue_breaker: Breaker = field(default_factory=Breaker)
+    failure_breaker: Breaker = field(default_factory=Breaker)
+
+    @property
+    def is_dlq(self) -> bool:
+        return bool(self.dlq_of)
+
+    def record(self) -> dict[str, Any]:
+        return {"id": self.qid, "dlq_of": self.dlq_of, "settings": self.settings.to_json()}
+
+    def delay(self, entry: Entry, ready_at_ms: int) -> None:
+        entry.state = Entry.DELAYED
+        entry.ready_at_ms = ready_at_ms
+        heapq.heappush(self.delayed, (ready_at_ms, entry.seq, entry))
+        self.delayed_count += 1
+
+    def wake_delayed(self, now_ms: int) -> int:
+        """Make due delayed messages ready; returns how many woke."""
+        woke = 0
+        heap = self.delayed
+        while heap and heap[0][0] <= now_ms:
+            at, _, entry = heapq.heappop(heap)
+            if entry.state == Entry.DELAYED and entry.ready_at_ms == at:
+                entry.state = Entry.READY
+                self.delayed_count -= 1
+                self.drr.push_back(entry)
+                woke += 1
+        return woke
+
+    def next_delayed_ms(self) -> int | None:
+        heap = self.delayed
+        while heap and (heap[0][2].state != Entry.DELAYED or heap[0][2].ready_at_ms != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None

@@ -1,0 +1,167 @@
+"""A queue's Lua rules: `on_enqueue` and `on_failure`, compiled once, run in a sandbox.
+
+Each queue with a script gets its own Lua 5.4 runtime (lupa), so one queue's script can never
+see another's state, and its memory limit is its own. The sandbox itself is Lua
+(`sandbox.lua`): it strips the dangerous parts of the standard library, runs every call under
+an instruction budget and a CPU-time guard, and gives each call fresh globals.
+
+Calls cross the Python/Lua boundary with positional arguments and multiple return values (no
+result tables copied back), which keeps a typical hook at a few microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from lupa import lua54
+
+from fila.errors import InvalidArgument
+
+DEFAULT_FAIRNESS_KEY = "default"
+MAX_KEY_BYTES = 256
+MAX_WEIGHT = 1_000_000
+MAX_THROTTLE_KEYS = 16
+
+_SANDBOX_SOURCE = resources.files("fila.engine").joinpath("sandbox.lua").read_text()
+
+
+@dataclass(frozen=True)
+class LuaLimits:
+    """Per-call limits a script runs under (server defaults, overridable per queue)."""
+
+    instruction_budget: int = 1_000_000
+    memory_bytes: int = 16 * 1024 * 1024
+    time_limit_ms: int = 50
+
+
+@dataclass(frozen=True)
+class EnqueueDecision:
+    fairness_key: str
+    weight: int
+    throttle_keys: tuple[str, ...]
+
+
+DEFAULT_DECISION = EnqueueDecision(DEFAULT_FAIRNESS_KEY, 1, ())
+
+
+class HookError(Exception):
+    """A hook failed at run time (Lua error, limit hit, or a result of the wrong shape)."""
+
+
+class QueueRules:
+    """The compiled hooks of one queue. Build with `compile`; a bad script raises InvalidArgument."""
+
+    def __init__(
+        self,
+        on_enqueue_script: str,
+        on_failure_script: str,
+        limits: LuaLimits,
+        config: dict[str, str] | None = None,
+    ) -> None:
+        self.limits = limits
+        self.has_on_enqueue = bool(on_enqueue_script.strip())
+        self.has_on_failure = bool(on_failure_script.strip())
+        self._lua: Any = None
+        self._api: Any = None
+        self._on_enqueue: Any = None
+        self._on_failure: Any = None
+        if not (self.has_on_enqueue or self.has_on_failure):
+            return
+        self._lua = lua54.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            max_memory=limits.memory_bytes,
+        )
+        # Remove the bridge to Python before any user code can run.
+        self._lua.execute("python = nil")
+        self._api = self._lua.execute(_SANDBOX_SOURCE)
+        self._api.configure(limits.instruction_budget, limits.time_limit_ms / 1000.0)
+        for key, value in (config or {}).items():
+            self._api.set_config(key, value)
+        if self.has_on_enqueue:
+            self._on_enqueue = self._compile(on_enqueue_script, "on_enqueue_script", "on_enqueue")
+        if self.has_on_failure:
+            self._on_failure = self._compile(on_failure_script, "on_failure_script", "on_failure")
+
+    def _compile(self, source: str, field: str, function: str) -> Any:
+        try:
+            ok, script_or_error = self._api.compile(source, field, function)
+        except Exception as exc:  # lupa's memory error and friends
+            raise InvalidArgument(f"{field}: {exc}") from exc
+        if not ok:
+            raise InvalidArgument(f"{field}: {script_or_error}")
+        return script_or_error
+
+    def set_config(self, key: str, value: str | None) -> None:
+        """Mirror a runtime config change so `fila.get` sees it on the next call."""
+        if self._api is not None:
+            self._api.set_config(key, value)
+
+    def on_enqueue(self, headers: dict[str, str], payload_size: int, queue: str) -> EnqueueDecision:
+        """Run on_enqueue; raise HookError if it fails or returns something unusable."""
+        if self._on_enqueue is None:
+            return DEFAULT_DECISION
+        lua = self._lua
+        try:
+            result = self._api.on_enqueue(
+                self._on_enqueue, lua.table_from(headers), payload_size, queue
+            )
+        except Exception as exc:  # e.g. LuaMemoryError raised past the sandbox
+            raise HookError(f"on_enqueue: {exc}") from exc
+        if not result[0]:
+            raise HookError(f"on_enqueue: {result[1]}")
+        return _decision(result)
+
+    def on_failure(
+        self, headers: dict[str, str], message_id: str, attempts: int, queue: str, error: str
+    ) -> tuple[str, int]:
+        """Run on_failure; returns (action, delay_ms) or raises HookError."""
+        if self._on_failure is None:
+            raise LookupError("queue has no on_failure script")
+        try:
+            result = self._api.on_failure(
+                self._on_failure, self._lua.table_from(headers), message_id, attempts, queue, error
+            )
+        except Exception as exc:
+            raise HookError(f"on_failure: {exc}") from exc
+        if not result[0]:
+            raise HookError(f"on_failure: {result[1]}")
+        action, delay = result[1], result[2]
+        if action not in ("retry", "dlq"):
+            raise HookError(f'on_failure: action must be "retry" or "dlq", got {action!r}')
+        if delay is None:
+            delay = 0
+        if isinstance(delay, float) and delay.is_integer():
+            delay = int(delay)
+        if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+            raise HookError(f"on_failure: delay_ms must be a non-negative integer, got {delay!r}")
+        return action, delay
+
+
+def _decision(result: tuple[Any, ...]) -> EnqueueDecision:
+    key, weight = result[1], result[2]
+    if key is None:
+        key = DEFAULT_FAIRNESS_KEY
+    elif not isinstance(key, str):
+        if isinstance(key, (int, float)) and not isinstance(key, bool):
+            key = str(key)
+        else:
+            raise HookError(f"on_enqueue: fairness_key must be a string, got {type(key).__name__}")
+    if not key or len(key.encode()) > MAX_KEY_BYTES:
+        raise HookError(f"on_enqueue: fairness_key must be 1..{MAX_KEY_BYTES} bytes")
+    if weight is None:
+        weight = 1
+    elif isinstance(weight, float) and weight.is_integer():
+        weight = int(weight)
+    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT:
+        raise HookError(f"on_enqueue: weight must be an integer 1..{MAX_WEIGHT}, got {weight!r}")
+    throttle = result[3:]
+    if len(throttle) > MAX_THROTTLE_KEYS:
+        raise HookError(f"on_enqueue: at most {MAX_THROTTLE_KEYS} throttle_keys")
+    for tk in throttle:
+        if not isinstance(tk, str) or not tk or len(tk.encode()) > MAX_KEY_BYTES:
+            raise HookError(f"on_enqueue: throttle_keys must be strings of 1..{MAX_KEY_BYTES} bytes")
+    return EnqueueDecision(key, weight, tuple(throttle))

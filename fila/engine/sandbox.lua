@@ -1,0 +1,173 @@
+-- Fila's Lua sandbox: run once in each queue's Lua runtime, before any user script.
+--
+-- It keeps the few dangerous functions the broker itself needs (debug.sethook, os.clock, load)
+-- as upvalues of its own closures, and gives user scripts an environment without io, os,
+-- package, debug, load/loadfile/loadstring, dofile, require, string.dump or collectgarbage.
+-- Every hook call runs under an instruction budget and a CPU-time guard (a count hook), and
+-- with a fresh table for globals, so nothing a script assigns to a global leaks into the next
+-- message. Returns the table of entry points the Python side calls (fila/engine/rules.py).
+local sethook, clock, load = debug.sethook, os.clock, load
+local pcall, xpcall, error, type, tostring, select = pcall, xpcall, error, type, tostring, select
+local setmetatable, getmetatable, rawget, pairs = setmetatable, getmetatable, rawget, pairs
+local pack, unpack = table.pack, table.unpack
+local cocreate, cowrap = coroutine.create, coroutine.wrap
+local dsetmetatable = debug.setmetatable
+
+local HOOK_EVERY = 1000
+local budget, seconds = 100000, 0.05 -- replaced by configure()
+local budget_left, deadline = 0, 0
+local config = {} -- runtime config, mirrored from the broker for fila.get
+
+local function hook()
+  budget_left = budget_left - HOOK_EVERY
+  if budget_left <= 0 then error("instruction budget exceeded", 2) end
+  if clock() > deadline then error("time limit exceeded", 2) end
+end
+
+-- The string metatable is shared by every string: hide it so a script cannot reach the
+-- string library through getmetatable("") and change it for everyone.
+getmetatable("").__metatable = false
+
+local function copy(t, except)
+  local c = {}
+  for k, v in pairs(t) do
+    if not (except and except[k]) then c[k] = v end
+  end
+  return c
+end
+
+-- pcall/xpcall that cannot swallow a limit: once the budget is spent, the error goes on up.
+local function spent() return budget_left <= 0 or clock() > deadline end
+local function safe_pcall(...)
+  local r = pack(pcall(...))
+  if spent() then error("instruction budget exceeded", 0) end
+  return unpack(r, 1, r.n)
+end
+local function safe_xpcall(...)
+  local r = pack(xpcall(...))
+  if spent() then error("instruction budget exceeded", 0) end
+  return unpack(r, 1, r.n)
+end
+
+-- Coroutines run on their own Lua thread, which has no hook unless we set one.
+local function hooked_create(f)
+  local co = cocreate(f)
+  sethook(co, hook, "", HOOK_EVERY)
+  return co
+end
+local function hooked_wrap(f)
+  local co = hooked_create(f)
+  local resume = coroutine.resume
+  return function(...)
+    local r = pack(resume(co, ...))
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, r.n)
+  end
+end
+local _ = cowrap
+
+local safe_coroutine = copy(coroutine)
+safe_coroutine.create, safe_coroutine.wrap = hooked_create, hooked_wrap
+
+local library = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+  pcall = safe_pcall, xpcall = safe_xpcall, select = select, tonumber = tonumber,
+  tostring = tostring, type = type, rawequal = rawequal, rawget = rawget, rawlen = rawlen,
+  setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
+  math = copy(math), string = copy(string, { dump = true }), table = copy(table),
+  utf8 = copy(utf8), coroutine = safe_coroutine,
+  fila = { get = function(key) return config[key] end },
+}
+
+-- A script's globals. While its chunk runs, what it assigns is kept in `defined`; afterwards
+-- globals are read from a per-call `scratch` table, then `defined`, then the library, and
+-- writes go to `scratch`, which is new for every call. Every function of the script (global
+-- or local) shares this one _ENV table, so swapping its metatable covers them all.
+local function new_env(defined)
+  local scratch = {}
+  local env = dsetmetatable({}, {
+    __index = function(_, k)
+      local v = defined[k]
+      if v ~= nil then return v end
+      return library[k]
+    end,
+    __newindex = function(_, k, v) defined[k] = v end,
+    __metatable = false,
+  })
+  local function seal()
+    dsetmetatable(env, {
+      __index = function(_, k)
+        local v = scratch[k]
+        if v ~= nil then return v end
+        v = defined[k]
+        if v ~= nil then return v end
+        return library[k]
+      end,
+      __newindex = function(_, k, v) scratch[k] = v end,
+      __metatable = false,
+    })
+  end
+  return env, seal, function() scratch = {} end
+end
+
+local api = {}
+
+function api.configure(instruction_budget, time_limit_seconds)
+  budget, seconds = instruction_budget, time_limit_seconds
+end
+
+function api.set_config(key, value) config[key] = value end
+function api.clear_config() config = {} end
+
+local function start()
+  budget_left, deadline = budget, clock() + seconds
+  sethook(hook, "", HOOK_EVERY)
+end
+
+-- Compile and run a script's chunk once; returns true, script or false, error.
+function api.compile(source, chunkname, required_function)
+  local defined = {}
+  local env, seal, reset = new_env(defined)
+  local chunk, err = load(source, "=" .. chunkname, "t", env)
+  if not chunk then return false, err end
+  start()
+  local ok, run_err = pcall(chunk)
+  sethook()
+  if not ok then return false, tostring(run_err) end
+  if type(defined[required_function]) ~= "function" then
+    return false, chunkname .. " must define a function " .. required_function .. "(msg)"
+  end
+  seal()
+  return true, { defined = defined, reset = reset }
+end
+
+-- on_enqueue: returns true, fairness_key, weight, throttle_key... or false, error.
+function api.on_enqueue(script, headers, payload_size, queue)
+  script.reset()
+  start()
+  local ok, r = pcall(script.defined.on_enqueue,
+    { headers = headers, payload_size = payload_size, queue = queue })
+  sethook()
+  if not ok then return false, tostring(r) end
+  if type(r) ~= "table" then return false, "on_enqueue must return a table, got " .. type(r) end
+  local tks = r.throttle_keys
+  if tks == nil then return true, r.fairness_key, r.weight end
+  if type(tks) ~= "table" then
+    return false, "throttle_keys must be a list of strings, got " .. type(tks)
+  end
+  return true, r.fairness_key, r.weight, unpack(tks)
+end
+
+-- on_failure: returns true, action, delay_ms or false, error.
+function api.on_failure(script, headers, id, attempts, queue, err)
+  script.reset()
+  start()
+  local ok, r = pcall(script.defined.on_failure,
+    { headers = headers, id = id, attempts = attempts, queue = queue, error = err })
+  sethook()
+  if not ok then return false, tostring(r) end
+  if type(r) ~= "table" then return false, "on_failure must return a table, got " .. type(r) end
+  return true, r.action, r.delay_ms
+end
+
+return api

@@ -1,0 +1,190 @@
+"""Durable state in RocksDB (rocksdict), behind a small interface the broker can rely on.
+
+Key layout (one column family; the first byte says what a key holds, so recovery is a
+prefix scan, never a search):
+
+    Q <queue name>              -> queue record (JSON: id, config)
+    M <qid:4> <seq:8>           -> a message, as the `fila.v1.Message` bytes it is delivered as
+    D <qid:4> <seq:8>           -> the time (ms, 8 bytes) a delayed message becomes ready
+    C <config key>              -> runtime config value (UTF-8)
+
+`seq` grows monotonically (milliseconds << 16 | counter), so a queue's messages scan in
+enqueue order and a whole queue dies with one `delete_range`.
+
+Durability is a group commit: the broker writes each turn's batch with sync off (cheap, holds
+the GIL), and one background thread loops `flush_wal(sync=True)` (releases the GIL) and then
+reports the highest batch number now on disk. Everyone waiting on that batch or an earlier one
+is answered together: many producers share one fsync.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import rocksdict
+
+from fila.errors import FailedPrecondition, Unavailable
+
+QUEUE_PREFIX = b"Q"
+MESSAGE_PREFIX = b"M"
+DELAY_PREFIX = b"D"
+CONFIG_PREFIX = b"C"
+
+_QID = struct.Struct(">I")
+_QID_SEQ = struct.Struct(">IQ")
+_U64 = struct.Struct(">Q")
+
+
+def message_key(qid: int, seq: int) -> bytes:
+    return MESSAGE_PREFIX + _QID_SEQ.pack(qid, seq)
+
+
+def delay_key(qid: int, seq: int) -> bytes:
+    return DELAY_PREFIX + _QID_SEQ.pack(qid, seq)
+
+
+def split_qid_seq(key: bytes) -> tuple[int, int]:
+    qid, seq = _QID_SEQ.unpack_from(key, 1)
+    return qid, seq
+
+
+def encode_u64(value: int) -> bytes:
+    return _U64.pack(value)
+
+
+def decode_u64(value: bytes) -> int:
+    return int(_U64.unpack(value)[0])
+
+
+class Storage:
+    """The RocksDB database of one data dir.
+
+    Only the broker's thread writes; the group-commit thread only syncs the WAL.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        opts = rocksdict.Options(raw_mode=True)
+        opts.create_if_missing(True)
+        try:
+            self._db = rocksdict.Rdict(str(self.path), opts)
+        except Exception as exc:  # rocksdict raises plain exceptions; translate at the boundary
+            text = str(exc)
+            if "lock" in text.lower():
+                raise FailedPrecondition(
+                    f"data dir {self.path} is in use by another Fila process ({text})"
+                ) from exc
+            raise Unavailable(f"cannot open data dir {self.path}: {text}") from exc
+        self._nosync = rocksdict.WriteOptions()
+        self._nosync.sync = False
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, batch: rocksdict.WriteBatch) -> None:
+        """Apply a batch atomically (to the memtable and the OS's copy of the WAL)."""
+        try:
+            self._db.write(batch, self._nosync)
+        except Exception as exc:
+            raise Unavailable(f"storage write failed: {exc}") from exc
+
+    def sync_wal(self) -> None:
+        """Make everything written so far durable. Releases the GIL while it waits."""
+        try:
+            self._db.flush_wal(True)
+        except Exception as exc:
+            raise Unavailable(f"storage sync failed: {exc}") from exc
+
+    @staticmethod
+    def new_batch() -> rocksdict.WriteBatch:
+        return rocksdict.WriteBatch(raw_mode=True)
+
+    # -- reading (recovery and admin paths only) --------------------------------------------
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """All (key, value) pairs whose key starts with prefix, in key order."""
+        it = self._db.iter()
+        it.seek(prefix)
+        while it.valid():
+            key = it.key()
+            if not key.startswith(prefix):
+                break
+            yield key, it.value()
+            it.next()
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self._db.get(key)
+        return None if value is None else bytes(value)
+
+    def queue_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for key, value in self.scan(QUEUE_PREFIX):
+            yield key[1:].decode(), json.loads(value)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._db.flush_wal(True)
+            finally:
+                self._db.close()
+
+
+class GroupCommitter:
+    """Background thread that fsyncs the WAL and reports which batches are durable.
+
+    `submit(n)` says batch n has been written; `on_durable(n)` is called (from the committer
+    thread) once batch n and every earlier one are on disk, or `on_error(n, exc)` if the sync
+    failed. One fsync covers every batch submitted while the previous one ran.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        on_durable: Callable[[int], None],
+        on_error: Callable[[int, Exception], None],
+    ) -> None:
+        self._storage = storage
+        self._on_durable = on_durable
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._submitted = 0
+        self._synced = 0
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="fila-group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch_no: int) -> None:
+        with self._cond:
+            if batch_no > self._submitted:
+                self._submitted = batch_no
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._submitted <= self._synced and not self._stopping:
+                    self._cond.wait()
+                if self._submitted <= self._synced and self._stopping:
+                    return
+                target = self._submitted
+            try:
+                self._storage.sync_wal()
+            except Exception as exc:  # report and carry on: the next sync may succeed
+                self._synced = target
+                self._on_error(target, exc)
+                continue
+            self._synced = target
+            self._on_durable(target)
+
+    def stop(self) -> None:
+        """Sync whatever is outstanding, then end the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=10)

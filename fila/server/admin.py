@@ -1,0 +1,179 @@
+"""`fila.v1.FilaAdmin`: queues, runtime config, stats, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from fila.engine.queue import QueueSettings
+from fila.engine.stats import queue_view
+from fila.errors import FilaError, InvalidArgument, NotFound
+from fila.server.core_loop import CoreLoop
+from fila.server.status import code_for
+from fila.v1 import admin_pb2 as pb
+from fila.v1 import messages_pb2
+
+DEFAULT_PEEK_LIMIT = 100
+MAX_PEEK_LIMIT = 10_000
+
+
+def settings_from_proto(cfg: pb.QueueConfig) -> QueueSettings:
+    defaults = QueueSettings()
+    return QueueSettings(
+        on_enqueue_script=cfg.on_enqueue_script,
+        on_failure_script=cfg.on_failure_script,
+        visibility_timeout_ms=cfg.visibility_timeout_ms or defaults.visibility_timeout_ms,
+        max_attempts=cfg.max_attempts or defaults.max_attempts,
+        retry_backoff_base_ms=cfg.retry_backoff_base_ms or defaults.retry_backoff_base_ms,
+        retry_backoff_max_ms=cfg.retry_backoff_max_ms or defaults.retry_backoff_max_ms,
+        lua_instruction_budget=cfg.lua_instruction_budget,
+        lua_memory_bytes=cfg.lua_memory_bytes,
+        lua_time_limit_ms=cfg.lua_time_limit_ms,
+    )
+
+
+def settings_to_proto(s: QueueSettings) -> pb.QueueConfig:
+    return pb.QueueConfig(
+        on_enqueue_script=s.on_enqueue_script,
+        on_failure_script=s.on_failure_script,
+        visibility_timeout_ms=s.visibility_timeout_ms,
+        max_attempts=s.max_attempts,
+        retry_backoff_base_ms=s.retry_backoff_base_ms,
+        retry_backoff_max_ms=s.retry_backoff_max_ms,
+        lua_instruction_budget=s.lua_instruction_budget,
+        lua_memory_bytes=s.lua_memory_bytes,
+        lua_time_limit_ms=s.lua_time_limit_ms,
+    )
+
+
+class Admin:
+    def __init__(self, core: CoreLoop) -> None:
+        self.core = core
+        self.broker = core.broker
+
+    async def _durable(self) -> None:
+        await self.core.durable(self.broker.pending_batch)
+
+    async def create_queue(self, req: pb.CreateQueueRequest, ctx: Any) -> pb.CreateQueueResponse:
+        name = self.broker.create_queue(req.name, settings_from_proto(req.config))
+        await self._durable()
+        return pb.CreateQueueResponse(queue_id=name)
+
+    async def update_queue(self, req: pb.UpdateQueueRequest, ctx: Any) -> pb.UpdateQueueResponse:
+        self.broker.update_queue(req.name, settings_from_proto(req.config))
+        await self._durable()
+        return pb.UpdateQueueResponse()
+
+    async def get_queue(self, req: pb.GetQueueRequest, ctx: Any) -> pb.GetQueueResponse:
+        q = self.broker._queue(req.name, "name")
+        return pb.GetQueueResponse(name=q.name, config=settings_to_proto(q.settings), dlq_of=q.dlq_of)
+
+    async def delete_queue(self, req: pb.DeleteQueueRequest, ctx: Any) -> pb.DeleteQueueResponse:
+        self.broker.delete_queue(req.queue)
+        await self._durable()
+        return pb.DeleteQueueResponse()
+
+    async def list_queues(self, req: pb.ListQueuesRequest, ctx: Any) -> pb.ListQueuesResponse:
+        out = pb.ListQueuesResponse(cluster_node_count=1)
+        for name in self.broker.queue_names():
+            v = queue_view(self.broker, name, with_keys=False)
+            out.queues.add(name=name, depth=v.depth, in_flight=v.in_flight,
+                           active_consumers=v.consumers, leader_node_id=0)
+        return out
+
+    async def set_config(self, req: pb.SetConfigRequest, ctx: Any) -> pb.SetConfigResponse:
+        self.broker.set_config(req.key, req.value)
+        await self._durable()
+        return pb.SetConfigResponse()
+
+    async def get_config(self, req: pb.GetConfigRequest, ctx: Any) -> pb.GetConfigResponse:
+        if not req.key:
+            raise InvalidArgument("key must not be empty")
+        value = self.broker.config.get(req.key)
+        if value is None:
+            raise NotFound(f"config key {req.key!r} is not set")
+        return pb.GetConfigResponse(value=value)
+
+    async def list_config(self, req: pb.ListConfigRequest, ctx: Any) -> pb.ListConfigResponse:
+        entries = self.broker.config.list(req.prefix)
+        return pb.ListConfigResponse(
+            entries=[pb.ConfigEntry(key=k, value=v) for k, v in entries], total_count=len(entries)
+        )
+
+    async def get_stats(self, req: pb.GetStatsRequest, ctx: Any) -> pb.GetStatsResponse:
+        v = queue_view(self.broker, req.queue)
+        out = pb.GetStatsResponse(
+            depth=v.depth, in_flight=v.in_flight, active_fairness_keys=v.active_keys,
+            active_consumers=v.consumers, quantum=v.quantum, leader_node_id=0,
+            replication_count=1,
+        )
+        for k in v.keys:
+            out.per_key_stats.add(key=k.key, pending_count=k.pending, current_deficit=k.deficit,
+                                  weight=k.weight)
+        for t in v.throttles:
+            out.per_throttle_stats.add(key=t.key, tokens=t.tokens, rate_per_second=t.rate_per_second,
+                                       burst=t.burst)
+        return out
+
+    async def redrive(self, req: pb.RedriveRequest, ctx: Any) -> pb.RedriveResponse:
+        n = self.broker.redrive(req.dlq_queue, req.count)
+        await self._durable()
+        return pb.RedriveResponse(redriven=n)
+
+    async def peek_messages(self, req: pb.PeekMessagesRequest, ctx: Any) -> pb.PeekMessagesResponse:
+        limit = req.limit or DEFAULT_PEEK_LIMIT
+        if limit > MAX_PEEK_LIMIT:
+            raise InvalidArgument(f"limit must be at most {MAX_PEEK_LIMIT}")
+        out = pb.PeekMessagesResponse()
+        for data in self.broker.peek(req.queue, limit):
+            out.messages.append(messages_pb2.Message.FromString(data))
+        return out
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
+            "CreateQueue": (self.create_queue, pb.CreateQueueRequest),
+            "UpdateQueue": (self.update_queue, pb.UpdateQueueRequest),
+            "GetQueue": (self.get_queue, pb.GetQueueRequest),
+            "DeleteQueue": (self.delete_queue, pb.DeleteQueueRequest),
+            "ListQueues": (self.list_queues, pb.ListQueuesRequest),
+            "SetConfig": (self.set_config, pb.SetConfigRequest),
+            "GetConfig": (self.get_config, pb.GetConfigRequest),
+            "ListConfig": (self.list_config, pb.ListConfigRequest),
+            "GetStats": (self.get_stats, pb.GetStatsRequest),
+            "Redrive": (self.redrive, pb.RedriveRequest),
+            "PeekMessages": (self.peek_messages, pb.PeekMessagesRequest),
+        }
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(
+                _translated(fn),
+                request_deserializer=req_type.FromString,
+                response_serializer=lambda m: m.SerializeToString(),
+            )
+            for name, (fn, req_type) in methods.items()
+        }
+        for name in ("CreateApiKey", "RevokeApiKey", "ListApiKeys", "SetAcl", "GetAcl"):
+            handlers[name] = grpc.unary_unary_rpc_method_handler(
+                _unimplemented(name), request_deserializer=lambda b: b,
+                response_serializer=lambda m: m,
+            )
+        return grpc.method_handlers_generic_handler("fila.v1.FilaAdmin", handlers)
+
+
+def _translated(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await fn(req, ctx)
+        except FilaError as exc:
+            await ctx.abort(code_for(exc), str(exc))
+
+    return call
+
+
+def _unimplemented(name: str) -> Callable[..., Awaitable[Any]]:
+    async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        await ctx.abort(grpc.StatusCode.UNIMPLEMENTED,
+                        f"{name}: API keys and ACLs are not available in this version of Fila yet")
+
+    return call

@@ -1,0 +1,129 @@
+"""Runs the broker core on the asyncio loop: turns, timers and durable replies.
+
+gRPC handlers call the broker directly (it never awaits, so a call is atomic with respect
+to every other handler) and then `poke()` so a turn runs once the current burst of
+callbacks is done. Everything handlers staged in between goes out as one RocksDB write, and
+one group-commit fsync covers all batches written while the previous one ran. A handler that
+must not answer before its effect is on disk awaits `durable(n)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from fila.engine.broker import Broker
+from fila.engine.storage import GroupCommitter, Storage
+from fila.errors import Unavailable
+
+log = logging.getLogger("fila.server")
+
+
+class CoreLoop:
+    def __init__(self, broker: Broker, storage: Storage) -> None:
+        self.broker = broker
+        self._loop = asyncio.get_running_loop()
+        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._durable = 0
+        self._committer = GroupCommitter(storage, self._from_thread_durable, self._from_thread_error)
+        self._closed = False
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def poke(self) -> None:
+        """Ask for a turn soon (coalesced: many pokes, one turn)."""
+        if not self._scheduled and not self._closed:
+            self._scheduled = True
+            self._loop.call_soon(self._turn)
+
+    def _commit(self) -> None:
+        try:
+            n = self.broker.commit()
+        except Unavailable as exc:
+            self._fail_batch(self.broker.pending_batch, exc)
+            return
+        if n is not None:
+            self._committer.submit(n)
+
+    def _turn(self) -> None:
+        self._scheduled = False
+        self._commit()
+        delay = self.broker.tick()
+        self._commit()
+        if delay is None:
+            return
+        if delay <= 0:
+            self.poke()
+            return
+        at = self._loop.time() + delay
+        if self._timer is not None:
+            if self._timer_at <= at and not self._timer.cancelled():
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.poke()
+
+    # -- durability -------------------------------------------------------------------------
+
+    async def durable(self, n: int) -> None:
+        """Return once batch n is on disk; raise Unavailable if writing or syncing it failed."""
+        if n <= self._durable:
+            return
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append((n, fut))
+        self.poke()
+        await fut
+
+    def _from_thread_durable(self, n: int) -> None:
+        self._loop.call_soon_threadsafe(self._resolve, n, None)
+
+    def _from_thread_error(self, n: int, exc: Exception) -> None:
+        log.error("storage sync failed", extra={"error": str(exc)})
+        self._loop.call_soon_threadsafe(self._resolve, n, exc)
+
+    def _resolve(self, n: int, exc: Exception | None) -> None:
+        if exc is None:
+            self._durable = max(self._durable, n)
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= n:
+            _, fut = waiters.popleft()
+            if not fut.done():
+                if exc is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(Unavailable(f"not persisted: {exc}"))
+
+    def _fail_batch(self, n: int, exc: Exception) -> None:
+        log.error("storage write failed", extra={"error": str(exc)})
+        keep: deque[tuple[int, asyncio.Future[None]]] = deque()
+        for m, fut in self._waiters:
+            if m == n:
+                if not fut.done():
+                    fut.set_exception(Unavailable(f"not persisted: {exc}"))
+            else:
+                keep.append((m, fut))
+        self._waiters = keep
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Write what is staged, wait for it to be durable, stop the committer."""
+        self._commit()
+        if self._waiters:
+            last = self._waiters[-1][0]
+            try:
+                await asyncio.wait_for(self.durable(last), timeout=5)
+            except (asyncio.TimeoutError, Unavailable):
+                pass
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        await asyncio.to_thread(self._committer.stop)

@@ -1,0 +1,142 @@
+"""Server configuration: defaults < TOML file < environment < command-line flags.
+
+The TOML file is `--config FILE`, or `./fila.toml` when present (so existing Fila config
+files keep working). Environment overrides are read here and nowhere else.
+
+    [server]
+    listen_addr = "127.0.0.1:5555"
+    data_dir = "fila-data"          # also accepted as [storage] data_dir
+
+    [scheduler]
+    quantum = 1
+
+    [limits]
+    max_payload_bytes = 1048576
+    max_headers = 64
+    max_header_bytes = 4096
+    max_queue_name_bytes = 255
+
+    [lua]
+    instruction_budget = 1000000
+    memory_bytes = 16777216
+    time_limit_ms = 50
+    breaker_cooldown_ms = 10000
+
+    [log]
+    level = "info"                  # debug, info, warning, error
+    format = "text"                 # or "json"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from fila.engine.broker import BrokerSettings, Limits
+from fila.engine.rules import LuaLimits
+from fila.errors import InvalidArgument
+
+DEFAULT_LISTEN = "127.0.0.1:5555"
+DEFAULT_DATA_DIR = "fila-data"
+DEFAULT_CONFIG_FILE = "fila.toml"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen_addr: str = DEFAULT_LISTEN
+    data_dir: str = DEFAULT_DATA_DIR
+    quantum: int = 1
+    limits: Limits = field(default_factory=Limits)
+    lua: LuaLimits = field(default_factory=LuaLimits)
+    breaker_cooldown_ms: int = 10_000
+    log_level: str = "info"
+    log_format: str = "text"
+    config_file: str = ""
+
+    def broker_settings(self) -> BrokerSettings:
+        return BrokerSettings(
+            quantum=self.quantum,
+            lua=self.lua,
+            limits=self.limits,
+            breaker_cooldown_s=self.breaker_cooldown_ms / 1000.0,
+        )
+
+
+def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"config file: [{name}] must be a table")
+    return value
+
+
+def _typed(cls: type, section: dict[str, Any], where: str) -> dict[str, Any]:
+    known = {f.name: f.type for f in fields(cls)}
+    out = {}
+    for key, value in section.items():
+        if key not in known:
+            raise InvalidArgument(f"config file: unknown key {key!r} in [{where}]")
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise InvalidArgument(f"config file: [{where}] {key} must be a positive integer")
+        out[key] = value
+    return out
+
+
+def load(
+    config_file: str | None = None,
+    listen_addr: str | None = None,
+    data_dir: str | None = None,
+    log_level: str | None = None,
+    log_format: str | None = None,
+    env: dict[str, str] | None = None,
+) -> ServerSettings:
+    """Build settings from the file, the environment and explicit values (flags)."""
+    env = dict(os.environ) if env is None else env
+    s = ServerSettings()
+    path = Path(config_file) if config_file else Path(DEFAULT_CONFIG_FILE)
+    if config_file or path.exists():
+        try:
+            doc = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InvalidArgument(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidArgument(f"config file {path}: {exc}") from None
+        server = _section(doc, "server")
+        storage = _section(doc, "storage")
+        scheduler = _section(doc, "scheduler")
+        lua = dict(_section(doc, "lua"))
+        logsec = _section(doc, "log")
+        cooldown = lua.pop("breaker_cooldown_ms", s.breaker_cooldown_ms)
+        s = replace(
+            s,
+            config_file=str(path),
+            listen_addr=str(server.get("listen_addr", s.listen_addr)),
+            data_dir=str(server.get("data_dir", storage.get("data_dir", s.data_dir))),
+            quantum=int(scheduler.get("quantum", s.quantum)),
+            limits=Limits(**_typed(Limits, _section(doc, "limits"), "limits")),
+            lua=LuaLimits(**_typed(LuaLimits, lua, "lua")),
+            breaker_cooldown_ms=int(cooldown),
+            log_level=str(logsec.get("level", s.log_level)),
+            log_format=str(logsec.get("format", s.log_format)),
+        )
+    if env.get("FILA_LISTEN_ADDR"):
+        s = replace(s, listen_addr=env["FILA_LISTEN_ADDR"])
+    if env.get("FILA_DATA_DIR"):
+        s = replace(s, data_dir=env["FILA_DATA_DIR"])
+    if env.get("FILA_LOG_LEVEL"):
+        s = replace(s, log_level=env["FILA_LOG_LEVEL"])
+    if listen_addr:
+        s = replace(s, listen_addr=listen_addr)
+    if data_dir:
+        s = replace(s, data_dir=data_dir)
+    if log_level:
+        s = replace(s, log_level=log_level)
+    if log_format:
+        s = replace(s, log_format=log_format)
+    if s.quantum < 1:
+        raise InvalidArgument("[scheduler] quantum must be at least 1")
+    if s.log_format not in ("text", "json"):
+        raise InvalidArgument('[log] format must be "text" or "json"')
+    return s

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up from nothing and run every check CI runs: lint, types, generated stubs, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup_env.sh
+echo "== ruff"
+.venv/bin/ruff check fila tests bench scripts
+echo "== generated stubs match proto/"
+.venv/bin/python scripts/gen_proto.py --check
+echo "== pytest"
+.venv/bin/python -m pytest -q "$@"
