@@ -24,8 +24,8 @@ INIT_TEXT = '"""Generated gRPC stubs for the fila.v1 contract (scripts/gen_proto
 
 def generate(out_dir: Path) -> list[Path]:
     """Run protoc on every .proto under proto/ and return the files written, relative to out_dir."""
-    from grpc_tools import protoc  # imported here: only needed when generating
     import grpc_tools
+    from grpc_tools import protoc  # imported here: only needed when generating
 
     protos = sorted(p.relative_to(PROTO_DIR).as_posix() for p in PROTO_DIR.rglob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup_env.sh
 echo "== ruff"
 .venv/bin/ruff check fila tests bench scripts
+echo "== mypy"
+.venv/bin/mypy
 echo "== generated stubs match proto/"
 .venv/bin/python scripts/gen_proto.py --check
 echo "== pytest"

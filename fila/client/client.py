@@ -18,8 +18,8 @@ from typing import Any
 import grpc
 
 from fila.client import _requests as rq
-from fila.client._errors import translate, translated
 from fila.client._admin_calls import AdminCalls
+from fila.client._errors import translate, translated
 from fila.client._types import Message
 from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
 

@@ -17,6 +17,7 @@ count), never inputs: recovery replays storage and never re-runs Lua.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import logging
@@ -25,11 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fila.engine import codec
+from fila.engine import codec, recovery
 from fila.engine import storage as st
 from fila.engine.drr import DrrScheduler, Entry
 from fila.engine.queue import (
-    DLQ_SUFFIX, Consumer, Queue, QueueSettings, check_queue_name,
+    DLQ_SUFFIX,
+    Consumer,
+    Queue,
+    QueueSettings,
+    check_queue_name,
 )
 from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError, LuaLimits, QueueRules
 from fila.engine.runtime_config import RuntimeConfig
@@ -85,7 +90,7 @@ class Broker:
         self._next_qid = 1
         self._next_cid = 1
         self.recovered: dict[str, int] = {}
-        self._recover()
+        recovery.recover(self)
 
     # -- staging and committing -------------------------------------------------------------
 
@@ -442,12 +447,17 @@ class Broker:
                           e.enqueued_ms)
             self._put(st.message_key(src.qid, e.seq), data)
             src.drr.push_back(fresh)
-            self._undo.append(lambda e=e, fresh=fresh: (src.drr.remove(fresh), dlq.drr.push_back(e)))
+            self._undo.append(functools.partial(self._unredrive, src, dlq, e, fresh))
         if chosen:
             src.stats.redriven += len(chosen)
             self._dirty.add(src)
             log.info("redrive", extra={"queue": src.name, "count": len(chosen)})
         return len(chosen)
+
+    @staticmethod
+    def _unredrive(src: Queue, dlq: Queue, e: Entry, fresh: Entry) -> None:
+        src.drr.remove(fresh)
+        dlq.drr.push_back(e)
 
     def peek(self, queue: str, limit: int) -> list[bytes]:
         """Up to `limit` messages of a queue, oldest first, without leasing them."""
@@ -592,59 +602,3 @@ class Broker:
                 d = min(q.drr.parked.values()) - now_s
                 best = d if best is None else min(best, d)
         return None if best is None else max(best, 0.0)
-
-    # -- recovery ---------------------------------------------------------------------------
-
-    def _recover(self) -> None:
-        started = time.monotonic()
-        for key, value in self.storage.scan(st.CONFIG_PREFIX):
-            self.config.apply(key[1:].decode(), value.decode(), time.monotonic())
-        for name, rec in self.storage.queue_records():
-            settings = QueueSettings.from_json(rec.get("settings", {}))
-            try:
-                q = self._build_queue(name, rec["id"], settings, rec.get("dlq_of", ""))
-            except InvalidArgument as exc:  # a script this Lua no longer accepts
-                log.error("queue script no longer compiles; using defaults",
-                          extra={"queue": name, "error": str(exc)})
-                q = self._build_queue(name, rec["id"], QueueSettings(
-                    visibility_timeout_ms=settings.visibility_timeout_ms), rec.get("dlq_of", ""))
-                q.settings = settings
-            self._add_queue(q)
-        delays: dict[bytes, int] = {}
-        for key, value in self.storage.scan(st.DELAY_PREFIX):
-            delays[key[1:]] = st.decode_u64(value)
-        last_seq = 0
-        messages = 0
-        orphans = 0
-        for key, value in self.storage.scan(st.MESSAGE_PREFIX):
-            qid, seq = st.split_qid_seq(key)
-            q = self._by_qid.get(qid)
-            if q is None:
-                orphans += 1
-                continue
-            m = codec.decode_message(value)
-            md = m.metadata
-            e = Entry(seq, m.id, value, md.fairness_key, md.weight or 1,
-                      tuple(md.throttle_keys), md.attempt_count, seq >> 16)
-            e.last_error = md.last_error
-            at = delays.pop(key[1:], 0)
-            if at:
-                e.ready_at_ms = at
-                q.delay(e, at)
-            else:
-                q.drr.push(e)
-            last_seq = max(last_seq, seq)
-            messages += 1
-        for stale in delays:  # delay records whose message is gone
-            self._delete(st.DELAY_PREFIX + stale)
-        self.ids.last_seq = max(self.ids.last_seq, last_seq)
-        self.recovered = {
-            "queues": len(self.queues),
-            "messages": messages,
-            "config_keys": len(self.config.values),
-            "orphans": orphans,
-            "ms": int((time.monotonic() - started) * 1000),
-        }
-        for q in self.queues.values():
-            if q.drr.ready:
-                self._dirty.add(q)

@@ -121,7 +121,7 @@ class CoreLoop:
             last = self._waiters[-1][0]
             try:
                 await asyncio.wait_for(self.durable(last), timeout=5)
-            except (asyncio.TimeoutError, Unavailable):
+            except (TimeoutError, Unavailable):
                 pass
         self._closed = True
         if self._timer is not None:
