@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup_env.sh
 echo "== ruff"
-.venv/bin/ruff check fila tests bench scripts
+.venv/bin/ruff check .
 echo "== mypy"
 .venv/bin/mypy
 echo "== generated stubs match proto/"
