@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -17,17 +18,24 @@ from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
 class AsyncConsumeStream:
     def __init__(self, call: Any) -> None:
         self._call = call
+        self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[Message]:
         try:
             async for resp in self._call:
                 yield Message.from_proto(resp.message)
+        except asyncio.CancelledError:
+            # grpc.aio raises CancelledError (not an RpcError) for a call we cancelled
+            # ourselves: that is the normal end of a stream closed by `close()`.
+            if not self._closed:
+                raise
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED:
                 return
             raise translate(exc) from None
 
     def close(self) -> None:
+        self._closed = True
         self._call.cancel()
 
     async def __aenter__(self) -> AsyncConsumeStream:

@@ -1,0 +1,1 @@
+"""Fila's benchmark suite: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,251 @@
+"""What every scenario shares: settings, result rows, server subprocesses, measured windows.
+
+A scenario is an `async def (Settings) -> list[Row]`. It starts its own server (a fresh
+`fila serve` on a temp data dir, or the bare gRPC echo server), runs load for a warm-up and
+then a measured window, and reports rows of (name, value, unit, notes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+_LISTENING = re.compile(r"listening on (\S+):(\d+)")
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class Row(NamedTuple):
+    name: str
+    value: float
+    unit: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    warmup_s: float = 2.0  # load runs this long before the measured window opens
+    measure_s: float = 10.0  # the measured window
+    fill_s: float = 15.0  # consume+ack: how long to pre-fill the queue
+    producers: int = 64  # enqueues in flight at once
+    consumers: int = 8  # Consume streams (each holds at most the broker's prefetch)
+    payload_bytes: int = 100
+    fairness_keys: int = 1000
+    latency_rate: float = 200.0  # msg/s, paced
+    latency_s: float = 10.0  # measured latency samples span this long
+    fairness_k: int = 3000  # deliveries counted by the fairness check
+
+
+FULL = Settings()
+QUICK = Settings(warmup_s=0.3, measure_s=1.0, fill_s=1.5, latency_s=1.0, fairness_k=300)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of values; nan if there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# -- server subprocesses ----------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A subprocess that logs "listening on HOST:PORT", run in its own temp dir."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.addr = ""
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.log_path = Path()
+
+    def command(self, workdir: Path) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout_s: float = 30.0) -> ServerProcess:
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"fila-bench-{self.name}-")
+        workdir = Path(self._tmp.name)
+        self.log_path = workdir / "server.log"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.command(workdir), stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            m = _LISTENING.search(self.log_text())
+            if m:
+                self.addr = f"127.0.0.1:{m.group(2)}"
+                return self
+            if self.proc.poll() is not None:
+                text = self.log_text()
+                self.stop()
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.02)
+        text = self.log_text()
+        self.stop()
+        raise TimeoutError(f"{self.name} did not start in {timeout_s}s:\n{text}")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the server has used so far (Linux /proc), or None."""
+        if self.proc is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> ServerProcess:
+        return self if self.addr else self.start()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if e is not None and self.proc is not None:
+            tail = self.log_text()[-3000:]
+            print(f"--- {self.name} log (tail) ---\n{tail}", file=sys.stderr, flush=True)
+        self.stop()
+
+
+class Broker(ServerProcess):
+    """A real `fila serve` on a free loopback port and a fresh data dir ($FILA_BIN if set)."""
+
+    name = "fila"
+
+    def command(self, workdir: Path) -> list[str]:
+        binary = os.environ.get("FILA_BIN")
+        cmd = [binary] if binary else [sys.executable, "-m", "fila"]
+        return [*cmd, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(workdir / "data")]
+
+
+# -- counting and measured windows ------------------------------------------------------------
+
+
+class Counter:
+    """Counts events (messages); `reached` fires once the count gets to `target` (if set)."""
+
+    __slots__ = ("n", "target", "reached")
+
+    def __init__(self, target: int = 0) -> None:
+        self.n = 0
+        self.target = target
+        self.reached = asyncio.Event()
+
+    def add(self, k: int = 1) -> None:
+        self.n += k
+        if self.target and self.n >= self.target:
+            self.reached.set()
+
+
+class _Snapshot(NamedTuple):
+    t: float
+    counts: list[int]
+    server_cpu: float | None
+    client_cpu: float
+
+
+def _snapshot(counters: Sequence[Counter], server: ServerProcess | None) -> _Snapshot:
+    return _Snapshot(
+        time.perf_counter(),
+        [c.n for c in counters],
+        server.cpu_seconds() if server else None,
+        time.process_time(),
+    )
+
+
+@dataclass
+class Window:
+    """What happened between two snapshots."""
+
+    seconds: float
+    counts: list[int]
+    server_cpu_s: float | None
+    client_cpu_s: float
+    complete: bool = True  # False: the work ran out before the window was over
+
+    @classmethod
+    def between(cls, a: _Snapshot, b: _Snapshot, complete: bool) -> Window:
+        cpu = None if a.server_cpu is None or b.server_cpu is None else b.server_cpu - a.server_cpu
+        counts = [y - x for x, y in zip(a.counts, b.counts, strict=True)]
+        return cls(b.t - a.t, counts, cpu, b.client_cpu - a.client_cpu, complete)
+
+    def rate(self, i: int = 0) -> float:
+        return self.counts[i] / self.seconds if self.seconds > 0 else 0.0
+
+    def notes(self, i: int = 0, what: str = "msg") -> str:
+        """Counts, duration and CPU cost, for a row's notes."""
+        n = self.counts[i]
+        parts = [f"{n:,} {what}s in {self.seconds:.2f} s"]
+        if self.server_cpu_s is not None and self.seconds > 0:
+            per = f", {self.server_cpu_s / n * 1e6:.0f} us/{what}" if n else ""
+            parts.append(f"server {self.server_cpu_s / self.seconds:.2f} cores{per}")
+        if self.seconds > 0:
+            parts.append(f"client {self.client_cpu_s / self.seconds:.2f} cores")
+        if not self.complete:
+            parts.append("ran out of work early")
+        return "; ".join(parts)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True if `event` fired first."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout=max(seconds, 0.0))
+    except TimeoutError:
+        return event.is_set()
+    return True
+
+
+async def measure(
+    counters: Sequence[Counter],
+    server: ServerProcess | None,
+    warmup_s: float,
+    measure_s: float,
+    done: asyncio.Event | None = None,
+) -> Window:
+    """Let the running load warm up, then count events in the measured window.
+
+    If `done` fires (the work ran out) the window ends there; if it fires during warm-up, the
+    window covers the whole run, warm-up included, and is marked incomplete.
+    """
+    done = done or asyncio.Event()
+    start = _snapshot(counters, server)
+    if await _wait(done, warmup_s):
+        return Window.between(start, _snapshot(counters, server), complete=False)
+    opened = _snapshot(counters, server)
+    ran_out = await _wait(done, measure_s)
+    return Window.between(opened, _snapshot(counters, server), complete=not ran_out)
