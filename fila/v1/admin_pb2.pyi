@@ -79,6 +79,34 @@ class PeekMessagesResponse(_message.Message):
     messages: _containers.RepeatedCompositeFieldContainer[_messages_pb2.Message]
     def __init__(self, messages: _Optional[_Iterable[_Union[_messages_pb2.Message, _Mapping]]] = ...) -> None: ...
 
+class ExplainRequest(_message.Message):
+    __slots__ = ("queue", "fairness_key")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    FAIRNESS_KEY_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    fairness_key: str
+    def __init__(self, queue: _Optional[str] = ..., fairness_key: _Optional[str] = ...) -> None: ...
+
+class ExplainResponse(_message.Message):
+    __slots__ = ("summary", "reasons", "pending", "in_flight", "delayed", "weight", "active_keys", "consumers")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    DELAYED_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    summary: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    pending: int
+    in_flight: int
+    delayed: int
+    weight: int
+    active_keys: int
+    consumers: int
+    def __init__(self, summary: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., pending: _Optional[int] = ..., in_flight: _Optional[int] = ..., delayed: _Optional[int] = ..., weight: _Optional[int] = ..., active_keys: _Optional[int] = ..., consumers: _Optional[int] = ...) -> None: ...
+
 class CreateQueueResponse(_message.Message):
     __slots__ = ("queue_id",)
     QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -148,31 +176,63 @@ class GetStatsRequest(_message.Message):
     def __init__(self, queue: _Optional[str] = ...) -> None: ...
 
 class PerFairnessKeyStats(_message.Message):
-    __slots__ = ("key", "pending_count", "current_deficit", "weight")
+    __slots__ = ("key", "pending_count", "current_deficit", "weight", "delivered", "delivery_rate", "fair_share", "actual_share")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
     CURRENT_DEFICIT_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_RATE_FIELD_NUMBER: _ClassVar[int]
+    FAIR_SHARE_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_SHARE_FIELD_NUMBER: _ClassVar[int]
     key: str
     pending_count: int
     current_deficit: int
     weight: int
-    def __init__(self, key: _Optional[str] = ..., pending_count: _Optional[int] = ..., current_deficit: _Optional[int] = ..., weight: _Optional[int] = ...) -> None: ...
+    delivered: int
+    delivery_rate: float
+    fair_share: float
+    actual_share: float
+    def __init__(self, key: _Optional[str] = ..., pending_count: _Optional[int] = ..., current_deficit: _Optional[int] = ..., weight: _Optional[int] = ..., delivered: _Optional[int] = ..., delivery_rate: _Optional[float] = ..., fair_share: _Optional[float] = ..., actual_share: _Optional[float] = ...) -> None: ...
 
 class PerThrottleKeyStats(_message.Message):
-    __slots__ = ("key", "tokens", "rate_per_second", "burst")
+    __slots__ = ("key", "tokens", "rate_per_second", "burst", "passed", "hits")
     KEY_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     BURST_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
     key: str
     tokens: float
     rate_per_second: float
     burst: float
-    def __init__(self, key: _Optional[str] = ..., tokens: _Optional[float] = ..., rate_per_second: _Optional[float] = ..., burst: _Optional[float] = ...) -> None: ...
+    passed: int
+    hits: int
+    def __init__(self, key: _Optional[str] = ..., tokens: _Optional[float] = ..., rate_per_second: _Optional[float] = ..., burst: _Optional[float] = ..., passed: _Optional[int] = ..., hits: _Optional[int] = ...) -> None: ...
+
+class HookStats(_message.Message):
+    __slots__ = ("hook", "configured", "calls", "errors", "p50_us", "p99_us", "breaker_state", "breaker_openings")
+    HOOK_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    P50_US_FIELD_NUMBER: _ClassVar[int]
+    P99_US_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_OPENINGS_FIELD_NUMBER: _ClassVar[int]
+    hook: str
+    configured: bool
+    calls: int
+    errors: int
+    p50_us: float
+    p99_us: float
+    breaker_state: str
+    breaker_openings: int
+    def __init__(self, hook: _Optional[str] = ..., configured: _Optional[bool] = ..., calls: _Optional[int] = ..., errors: _Optional[int] = ..., p50_us: _Optional[float] = ..., p99_us: _Optional[float] = ..., breaker_state: _Optional[str] = ..., breaker_openings: _Optional[int] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("depth", "in_flight", "active_fairness_keys", "active_consumers", "quantum", "per_key_stats", "per_throttle_stats", "leader_node_id", "replication_count")
+    __slots__ = ("depth", "in_flight", "active_fairness_keys", "active_consumers", "quantum", "per_key_stats", "per_throttle_stats", "leader_node_id", "replication_count", "ready", "delayed", "dlq_depth", "drr_rounds", "hooks", "enqueued_total", "leased_total", "acked_total", "nacked_total", "expired_total", "dead_lettered_total", "redriven_total", "delivery_rate", "enqueue_rate")
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FAIRNESS_KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +242,20 @@ class GetStatsResponse(_message.Message):
     PER_THROTTLE_STATS_FIELD_NUMBER: _ClassVar[int]
     LEADER_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    DELAYED_FIELD_NUMBER: _ClassVar[int]
+    DLQ_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    DRR_ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    HOOKS_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LEASED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ACKED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NACKED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REDRIVEN_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_RATE_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUE_RATE_FIELD_NUMBER: _ClassVar[int]
     depth: int
     in_flight: int
     active_fairness_keys: int
@@ -191,7 +265,21 @@ class GetStatsResponse(_message.Message):
     per_throttle_stats: _containers.RepeatedCompositeFieldContainer[PerThrottleKeyStats]
     leader_node_id: int
     replication_count: int
-    def __init__(self, depth: _Optional[int] = ..., in_flight: _Optional[int] = ..., active_fairness_keys: _Optional[int] = ..., active_consumers: _Optional[int] = ..., quantum: _Optional[int] = ..., per_key_stats: _Optional[_Iterable[_Union[PerFairnessKeyStats, _Mapping]]] = ..., per_throttle_stats: _Optional[_Iterable[_Union[PerThrottleKeyStats, _Mapping]]] = ..., leader_node_id: _Optional[int] = ..., replication_count: _Optional[int] = ...) -> None: ...
+    ready: int
+    delayed: int
+    dlq_depth: int
+    drr_rounds: int
+    hooks: _containers.RepeatedCompositeFieldContainer[HookStats]
+    enqueued_total: int
+    leased_total: int
+    acked_total: int
+    nacked_total: int
+    expired_total: int
+    dead_lettered_total: int
+    redriven_total: int
+    delivery_rate: float
+    enqueue_rate: float
+    def __init__(self, depth: _Optional[int] = ..., in_flight: _Optional[int] = ..., active_fairness_keys: _Optional[int] = ..., active_consumers: _Optional[int] = ..., quantum: _Optional[int] = ..., per_key_stats: _Optional[_Iterable[_Union[PerFairnessKeyStats, _Mapping]]] = ..., per_throttle_stats: _Optional[_Iterable[_Union[PerThrottleKeyStats, _Mapping]]] = ..., leader_node_id: _Optional[int] = ..., replication_count: _Optional[int] = ..., ready: _Optional[int] = ..., delayed: _Optional[int] = ..., dlq_depth: _Optional[int] = ..., drr_rounds: _Optional[int] = ..., hooks: _Optional[_Iterable[_Union[HookStats, _Mapping]]] = ..., enqueued_total: _Optional[int] = ..., leased_total: _Optional[int] = ..., acked_total: _Optional[int] = ..., nacked_total: _Optional[int] = ..., expired_total: _Optional[int] = ..., dead_lettered_total: _Optional[int] = ..., redriven_total: _Optional[int] = ..., delivery_rate: _Optional[float] = ..., enqueue_rate: _Optional[float] = ...) -> None: ...
 
 class RedriveRequest(_message.Message):
     __slots__ = ("dlq_queue", "count")

@@ -114,6 +114,11 @@ class FilaAdminStub:
                 request_serializer=fila_dot_v1_dot_admin__pb2.PeekMessagesRequest.SerializeToString,
                 response_deserializer=fila_dot_v1_dot_admin__pb2.PeekMessagesResponse.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/fila.v1.FilaAdmin/Explain',
+                request_serializer=fila_dot_v1_dot_admin__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=fila_dot_v1_dot_admin__pb2.ExplainResponse.FromString,
+                _registered_method=True)
 
 
 class FilaAdminServicer:
@@ -220,6 +225,13 @@ class FilaAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """"Why is this fairness key delayed?" answered in plain words from live state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FilaAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +314,11 @@ def add_FilaAdminServicer_to_server(servicer, server):
                     servicer.PeekMessages,
                     request_deserializer=fila_dot_v1_dot_admin__pb2.PeekMessagesRequest.FromString,
                     response_serializer=fila_dot_v1_dot_admin__pb2.PeekMessagesResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=fila_dot_v1_dot_admin__pb2.ExplainRequest.FromString,
+                    response_serializer=fila_dot_v1_dot_admin__pb2.ExplainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -736,6 +753,33 @@ class FilaAdmin:
             '/fila.v1.FilaAdmin/PeekMessages',
             fila_dot_v1_dot_admin__pb2.PeekMessagesRequest.SerializeToString,
             fila_dot_v1_dot_admin__pb2.PeekMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fila.v1.FilaAdmin/Explain',
+            fila_dot_v1_dot_admin__pb2.ExplainRequest.SerializeToString,
+            fila_dot_v1_dot_admin__pb2.ExplainResponse.FromString,
             options,
             channel_credentials,
             insecure,
