@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
+_METRICS = re.compile(r"metrics on http://(\S+):(\d+)/metrics")
 
 
 def fila_command() -> list[str]:
@@ -37,12 +38,14 @@ class FilaProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.addr = ""
         self.port = 0
+        self.metrics_url = ""
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         self._log_offset = 0
         self.starts = 0
 
     def start(self, timeout_s: float = 20.0) -> FilaProcess:
-        args = [*fila_command(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
+        args = [*fila_command(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+                "--metrics-listen", "127.0.0.1:0"]
         if self.config_file:
             args += ["--config", str(self.config_file)]
         args += self.extra_args
@@ -55,10 +58,13 @@ class FilaProcess:
         self.starts += 1
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            m = _LISTENING.search(self.log_text())
+            text = self.log_text()
+            m = _LISTENING.search(text)
             if m:
                 self.port = int(m.group(2))
                 self.addr = f"127.0.0.1:{self.port}"
+                metrics = _METRICS.search(text)
+                self.metrics_url = f"http://127.0.0.1:{metrics.group(2)}/metrics" if metrics else ""
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"fila serve exited with {self.proc.returncode}:\n{self.log_text()}")

@@ -13,6 +13,7 @@ def serve(
     listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT to listen on (default 127.0.0.1:5555; env FILA_LISTEN_ADDR).")] = None,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Where messages live (default ./fila-data; env FILA_DATA_DIR).")] = None,
     config: Annotated[str | None, typer.Option("--config", help="TOML config file (default ./fila.toml when present).")] = None,
+    metrics_listen: Annotated[str | None, typer.Option("--metrics-listen", help="HOST:PORT for GET /metrics (default 127.0.0.1:9464; 'off' to disable; env FILA_METRICS_LISTEN).")] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="text or json.")] = None,
 ) -> None:
@@ -24,7 +25,8 @@ def serve(
     from fila.server import logs, settings
 
     try:
-        s = settings.load(config, listen, data_dir, log_level, log_format)
+        s = settings.load(config, listen, data_dir, log_level, log_format,
+                          metrics_listen=metrics_listen)
     except FilaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

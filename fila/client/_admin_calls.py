@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fila.client import _requests as rq
-from fila.client._types import Message, QueueConfig, QueueInfo, QueueStats
+from fila.client._types import Explanation, Message, QueueConfig, QueueInfo, QueueStats
 from fila.v1 import admin_pb2
 
 
@@ -94,3 +94,8 @@ class AdminCalls:
         """Up to `limit` messages of a queue, oldest first, without leasing them."""
         req = admin_pb2.PeekMessagesRequest(queue=queue, limit=limit)
         return self._invoke("PeekMessages", req, lambda r: [Message.from_proto(m) for m in r.messages])
+
+    def explain(self, queue: str, fairness_key: str) -> Any:
+        """Why is `fairness_key` waiting in `queue`? (An Explanation, in plain words.)"""
+        req = admin_pb2.ExplainRequest(queue=queue, fairness_key=fairness_key)
+        return self._invoke("Explain", req, Explanation.from_proto)

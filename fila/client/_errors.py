@@ -36,3 +36,12 @@ def translated() -> Iterator[None]:
         yield
     except grpc.RpcError as exc:
         raise translate(exc) from None
+
+
+def from_item(code: str, message: str) -> errors.FilaError:
+    """The exception for one failed item of a batch RPC (code is a status code name)."""
+    status = getattr(grpc.StatusCode, code, grpc.StatusCode.UNKNOWN)
+    cls = _BY_CODE.get(status, errors.FilaError)
+    err = cls(message or code)
+    err.code_name = code
+    return err

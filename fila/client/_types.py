@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
 
 from fila.v1 import admin_pb2, messages_pb2
+
+
+def _ms(ts: timestamp_pb2.Timestamp) -> int:
+    return ts.seconds * 1000 + ts.nanos // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -20,26 +26,31 @@ class Message:
     weight: int
     throttle_keys: tuple[str, ...]
     attempt_count: int
-    enqueued_at: datetime | None
-    leased_at: datetime | None
+    enqueued_at_ms: int
+    leased_at_ms: int
     last_error: str = ""
+
+    @property
+    def enqueued_at(self) -> datetime | None:
+        return _dt(self.enqueued_at_ms)
+
+    @property
+    def leased_at(self) -> datetime | None:
+        return _dt(self.leased_at_ms)
 
     @classmethod
     def from_proto(cls, m: messages_pb2.Message) -> Message:
+        md = m.metadata
         ts = m.timestamps
         return cls(
-            id=m.id,
-            queue=m.metadata.queue_id,
-            headers=dict(m.headers),
-            payload=m.payload,
-            fairness_key=m.metadata.fairness_key,
-            weight=m.metadata.weight,
-            throttle_keys=tuple(m.metadata.throttle_keys),
-            attempt_count=m.metadata.attempt_count,
-            enqueued_at=ts.enqueued_at.ToDatetime() if ts.HasField("enqueued_at") else None,
-            leased_at=ts.leased_at.ToDatetime() if ts.HasField("leased_at") else None,
-            last_error=m.metadata.last_error,
+            m.id, md.queue_id, dict(m.headers), m.payload, md.fairness_key, md.weight,
+            tuple(md.throttle_keys), md.attempt_count, _ms(ts.enqueued_at), _ms(ts.leased_at),
+            md.last_error,
         )
+
+
+def _dt(ms: int) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,10 @@ class KeyStats:
     pending: int
     deficit: int
     weight: int
+    delivered: int = 0
+    delivery_rate: float = 0.0
+    fair_share: float = 0.0
+    actual_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,20 @@ class ThrottleStats:
     tokens: float
     rate_per_second: float
     burst: float
+    passed: int = 0
+    hits: int = 0
+
+
+@dataclass(frozen=True)
+class HookStats:
+    hook: str
+    configured: bool
+    calls: int
+    errors: int
+    p50_us: float
+    p99_us: float
+    breaker_state: str
+    breaker_openings: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,14 @@ class QueueStats:
     quantum: int
     keys: list[KeyStats] = field(default_factory=list)
     throttles: list[ThrottleStats] = field(default_factory=list)
+    ready: int = 0
+    delayed: int = 0
+    dlq_depth: int = 0
+    drr_rounds: int = 0
+    hooks: list[HookStats] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    delivery_rate: float = 0.0
+    enqueue_rate: float = 0.0
 
     @classmethod
     def from_proto(cls, r: admin_pb2.GetStatsResponse) -> QueueStats:
@@ -98,11 +135,41 @@ class QueueStats:
             active_fairness_keys=r.active_fairness_keys,
             active_consumers=r.active_consumers,
             quantum=r.quantum,
-            keys=[KeyStats(k.key, k.pending_count, k.current_deficit, k.weight)
+            keys=[KeyStats(k.key, k.pending_count, k.current_deficit, k.weight, k.delivered,
+                           k.delivery_rate, k.fair_share, k.actual_share)
                   for k in r.per_key_stats],
-            throttles=[ThrottleStats(t.key, t.tokens, t.rate_per_second, t.burst)
+            throttles=[ThrottleStats(t.key, t.tokens, t.rate_per_second, t.burst, t.passed, t.hits)
                        for t in r.per_throttle_stats],
+            ready=r.ready,
+            delayed=r.delayed,
+            dlq_depth=r.dlq_depth,
+            drr_rounds=r.drr_rounds,
+            hooks=[HookStats(h.hook, h.configured, h.calls, h.errors, h.p50_us, h.p99_us,
+                             h.breaker_state, h.breaker_openings) for h in r.hooks],
+            totals={name: getattr(r, f"{name}_total") for name in (
+                "enqueued", "leased", "acked", "nacked", "expired", "dead_lettered", "redriven")},
+            delivery_rate=r.delivery_rate,
+            enqueue_rate=r.enqueue_rate,
         )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a fairness key is waiting, in plain words (`summary` is the main reason)."""
+
+    summary: str
+    reasons: list[str]
+    pending: int
+    in_flight: int
+    delayed: int
+    weight: int
+    active_keys: int
+    consumers: int
+
+    @classmethod
+    def from_proto(cls, r: admin_pb2.ExplainResponse) -> Explanation:
+        return cls(r.summary, list(r.reasons), r.pending, r.in_flight, r.delayed, r.weight,
+                   r.active_keys, r.consumers)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,17 @@
-"""The asyncio Python client: the same calls as `Client`, awaited."""
+"""The asyncio Python client: the same calls as `Client`, awaited, and batched for you.
+
+`enqueue()`, `ack()` and `nack()` look like one call per message, but calls made close
+together (within `linger_ms`, up to `max_batch`) travel as one EnqueueBatch / AckBatch /
+NackBatch RPC. Each `await enqueue()` still resolves only when *that* message is durable,
+and a refused message raises for its own caller only. `lease()` reads the credit-controlled
+Lease stream in batches. Against a broker without the batch RPCs, the single-message RPCs
+are used instead.
+
+    async with AsyncClient("127.0.0.1:5555") as fila:
+        await asyncio.gather(*(fila.enqueue("jobs", b"x", {"tenant": t}) for t in tenants))
+        async for msg in fila.lease("jobs", credit=200):
+            await fila.ack("jobs", msg.id)
+"""
 
 from __future__ import annotations
 
@@ -10,12 +23,19 @@ import grpc
 
 from fila.client import _requests as rq
 from fila.client._admin_calls import AdminCalls
-from fila.client._errors import translate
+from fila.client._batcher import Batcher
+from fila.client._errors import from_item, translate
 from fila.client._types import Message
 from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
 
 
+def _unimplemented(exc: grpc.RpcError) -> bool:
+    return exc.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
 class AsyncConsumeStream:
+    """The classic Consume stream (one message per response)."""
+
     def __init__(self, call: Any) -> None:
         self._call = call
         self._closed = False
@@ -45,15 +65,46 @@ class AsyncConsumeStream:
         self.close()
 
 
+class AsyncLeaseStream(AsyncConsumeStream):
+    """The Lease stream: batches of messages, at most `credit` unacknowledged at once."""
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        try:
+            async for resp in self._call:
+                for m in resp.messages:
+                    yield Message.from_proto(m)
+        except asyncio.CancelledError:
+            if not self._closed:
+                raise
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise translate(exc) from None
+
+
 class AsyncClient(AdminCalls):
-    def __init__(self, addr: str = rq.DEFAULT_ADDR, timeout_s: float | None = 30.0) -> None:
+    def __init__(
+        self,
+        addr: str = rq.DEFAULT_ADDR,
+        timeout_s: float | None = 30.0,
+        *,
+        linger_ms: float = 2.0,
+        max_batch: int = 100,
+    ) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         self._channel = grpc.aio.insecure_channel(addr, options=rq.CHANNEL_OPTIONS)
         self._hot = service_pb2_grpc.FilaServiceStub(self._channel)
         self._admin = admin_pb2_grpc.FilaAdminStub(self._channel)
+        self._batch_rpcs = True
+        self._enqueues: Batcher[service_pb2.EnqueueRequest] = Batcher(
+            self._send_enqueues, linger_ms, max_batch)
+        self._acks: Batcher[str] = Batcher(self._send_acks, linger_ms, max_batch)
+        self._nacks: Batcher[service_pb2.NackItem] = Batcher(self._send_nacks, linger_ms, max_batch)
 
     async def close(self) -> None:
+        for b in (self._enqueues, self._acks, self._nacks):
+            await b.flush_all()
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:
@@ -68,25 +119,100 @@ class AsyncClient(AdminCalls):
         except grpc.RpcError as exc:
             raise translate(exc) from None
 
+    # -- producing --------------------------------------------------------------------------
+
     async def enqueue(self, queue: str, payload: bytes | str, headers: Mapping[str, str] | None = None) -> str:
+        """Enqueue one message; resolves with its id once it is durable."""
+        return str(await self._enqueues.submit(None, rq.enqueue(queue, payload, headers)))
+
+    async def _send_enqueues(self, _key: object, items: list[service_pb2.EnqueueRequest]) -> list[Any]:
+        if self._batch_rpcs:
+            try:
+                resp = await self._hot.EnqueueBatch(
+                    service_pb2.EnqueueBatchRequest(messages=items), timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                if not _unimplemented(exc):
+                    raise translate(exc) from None
+                self._batch_rpcs = False
+            else:
+                return [r.message_id if not r.HasField("error")
+                        else from_item(r.error.code, r.error.message) for r in resp.results]
+        return await asyncio.gather(*(self._enqueue_one(m) for m in items), return_exceptions=True)
+
+    async def _enqueue_one(self, req: service_pb2.EnqueueRequest) -> str:
         try:
-            r = await self._hot.Enqueue(rq.enqueue(queue, payload, headers), timeout=self.timeout_s)
+            return str((await self._hot.Enqueue(req, timeout=self.timeout_s)).message_id)
         except grpc.RpcError as exc:
             raise translate(exc) from None
-        return str(r.message_id)
+
+    # -- consuming --------------------------------------------------------------------------
 
     def consume(self, queue: str) -> AsyncConsumeStream:
+        """The classic lease stream (works with every Fila broker)."""
         return AsyncConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
 
+    def lease(self, queue: str, credit: int = 100, max_batch: int = 100) -> AsyncLeaseStream:
+        """A lease stream that holds at most `credit` unacknowledged messages at once."""
+        first = service_pb2.LeaseRequest(queue=queue, credit=credit, max_batch=max_batch)
+
+        async def requests() -> AsyncIterator[service_pb2.LeaseRequest]:
+            yield first
+            await asyncio.Event().wait()  # keep the request side open for the stream's life
+
+        return AsyncLeaseStream(self._hot.Lease(requests()))
+
     async def ack(self, queue: str, message_id: str) -> None:
-        try:
-            await self._hot.Ack(service_pb2.AckRequest(queue=queue, message_id=message_id), timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            raise translate(exc) from None
+        """Acknowledge; resolves once the ack is durable (acks travel in batches)."""
+        await self._acks.submit(queue, message_id)
 
     async def nack(self, queue: str, message_id: str, error: str = "") -> None:
-        req = service_pb2.NackRequest(queue=queue, message_id=message_id, error=error)
+        await self._nacks.submit(queue, service_pb2.NackItem(message_id=message_id, error=error))
+
+    async def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0) -> None:
+        req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids, extend_ms=extend_ms)
         try:
-            await self._hot.Nack(req, timeout=self.timeout_s)
+            resp = await self._hot.ExtendLease(req, timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            raise translate(exc) from None
+        for r in resp.results:
+            if r.HasField("error"):
+                raise from_item(r.error.code, r.error.message)
+
+    async def _send_acks(self, queue: str, ids: list[str]) -> list[Any]:
+        if self._batch_rpcs:
+            try:
+                resp = await self._hot.AckBatch(
+                    service_pb2.AckBatchRequest(queue=queue, message_ids=ids), timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                if not _unimplemented(exc):
+                    raise translate(exc) from None
+                self._batch_rpcs = False
+            else:
+                return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
+                        for r in resp.results]
+        return await asyncio.gather(
+            *(self._single("Ack", service_pb2.AckRequest(queue=queue, message_id=i)) for i in ids),
+            return_exceptions=True)
+
+    async def _send_nacks(self, queue: str, items: list[service_pb2.NackItem]) -> list[Any]:
+        if self._batch_rpcs:
+            try:
+                resp = await self._hot.NackBatch(
+                    service_pb2.NackBatchRequest(queue=queue, items=items), timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                if not _unimplemented(exc):
+                    raise translate(exc) from None
+                self._batch_rpcs = False
+            else:
+                return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
+                        for r in resp.results]
+        return await asyncio.gather(
+            *(self._single("Nack", service_pb2.NackRequest(
+                queue=queue, message_id=i.message_id, error=i.error)) for i in items),
+            return_exceptions=True)
+
+    async def _single(self, method: str, req: Any) -> None:
+        try:
+            await getattr(self._hot, method)(req, timeout=self.timeout_s)
         except grpc.RpcError as exc:
             raise translate(exc) from None

@@ -28,6 +28,7 @@ from fila.engine import codec, recovery
 from fila.engine import storage as st
 from fila.engine.admin_ops import AdminOps
 from fila.engine.drr import Entry
+from fila.engine.instruments import LATENCY_BUCKETS_MS, Histogram
 from fila.engine.queue import (
     DLQ_SUFFIX,
     Consumer,
@@ -40,6 +41,8 @@ from fila.errors import InvalidArgument, NotFound, Unavailable
 log = logging.getLogger("fila.engine")
 
 EXPIRY_ERROR = "visibility timeout expired"
+HOUSEKEEPING_MS = 1000
+MAX_LEASE_MS = 12 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,18 @@ class Broker(AdminOps):
         self._dirty: set[Queue] = set()
         self._next_qid = 1
         self._next_cid = 1
+        self.lease_latency_ms = Histogram(LATENCY_BUCKETS_MS)  # enqueue -> first lease
+        self._last_housekeeping = _mono_ms()
+        self._next_housekeeping = self._last_housekeeping + HOUSEKEEPING_MS
         self.recovered: dict[str, int] = {}
         recovery.recover(self)
 
     # -- staging and committing -------------------------------------------------------------
+
+    @property
+    def staged(self) -> int:
+        """Storage operations staged for the next commit."""
+        return self._staged
 
     @property
     def pending_batch(self) -> int:
@@ -161,11 +172,17 @@ class Broker(AdminOps):
         now = time.monotonic()
         if not breaker.allows(now):
             return DEFAULT_DECISION
+        stat = q.on_enqueue_stat
+        stat.calls += 1
+        t0 = time.perf_counter_ns()
         try:
             decision = rules.on_enqueue(headers, payload_size, q.name)
         except HookError as exc:
+            stat.errors += 1
             self._hook_failed(q, "on_enqueue", breaker, exc, now)
             return DEFAULT_DECISION
+        finally:
+            stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
         breaker.success()
         return decision
 
@@ -235,6 +252,17 @@ class Broker(AdminOps):
 
         self._undo.append(undo)
 
+    def extend_lease(self, queue: str, mid: str, extend_ms: int) -> None:
+        """The lease of `mid` now ends `extend_ms` from now (0: the queue's visibility timeout)."""
+        q, e = self._leased(queue, mid)
+        ms = extend_ms or q.settings.visibility_timeout_ms
+        if ms > MAX_LEASE_MS:
+            raise InvalidArgument(f"extend_ms must be at most {MAX_LEASE_MS} (12 h)")
+        self._lease_no += 1
+        e.lease_no = self._lease_no
+        e.expires_ms = _mono_ms() + ms
+        heapq.heappush(self._lease_heap, (e.expires_ms, e.lease_no, e, q))
+
     def nack(self, queue: str, mid: str, error: str) -> None:
         q, e = self._leased(queue, mid)
         self._end_lease(q, e)
@@ -275,11 +303,17 @@ class Broker(AdminOps):
         if not breaker.allows(now):
             return self._default_failure(q, e.attempts)
         headers = dict(codec.decode_message(e.data).headers)
+        stat = q.on_failure_stat
+        stat.calls += 1
+        t0 = time.perf_counter_ns()
         try:
             decision = rules.on_failure(headers, e.mid, e.attempts, q.name, error)
         except HookError as exc:
+            stat.errors += 1
             self._hook_failed(q, "on_failure", breaker, exc, now)
             return self._default_failure(q, e.attempts)
+        finally:
+            stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
         breaker.success()
         return decision
 
@@ -370,17 +404,21 @@ class Broker(AdminOps):
                 q.drr.unpark(now_s)
                 if len(q.drr.ring) != before:
                     self._dirty.add(q)
+        if mono >= self._next_housekeeping:
+            self._housekeeping(mono)
         dirty, self._dirty = self._dirty, set()
         for q in dirty:
             if q.hungry and q.drr.ring:
-                budget = self._dispatch(q, mono, now_s, budget)
+                budget = self._dispatch(q, mono, wall, now_s, budget)
                 if q.hungry and q.drr.ring:
                     self._dirty.add(q)  # budget ran out: carry on next tick
         if self._dirty:
             return 0.0
         return self._next_timer(mono, wall, now_s)
 
-    def _dispatch(self, q: Queue, mono: int, now_s: float, budget: int) -> int:
+    def _dispatch(self, q: Queue, mono: int, wall: int, now_s: float, budget: int) -> int:
+        window = q.key_rates.window
+        observe_latency = self.lease_latency_ms.observe
         hungry = q.hungry
         drr = q.drr
         gate = self.config.throttles
@@ -402,6 +440,9 @@ class Broker(AdminOps):
             q.leases[e.mid] = e
             q.stats.leased += 1
             c.leased += 1
+            window[e.fkey] = window.get(e.fkey, 0) + 1
+            if not e.attempts:
+                observe_latency(wall - e.enqueued_ms)
             if not c.outbox:
                 woken.append(c)
             c.outbox.append(e)
@@ -414,8 +455,24 @@ class Broker(AdminOps):
             c.wake()
         return budget
 
+    def _housekeeping(self, mono: int) -> None:
+        """Once a second: roll the rate windows that stats and metrics read."""
+        seconds = max(0.001, (mono - self._last_housekeeping) / 1000.0)
+        self._last_housekeeping = mono
+        self._next_housekeeping = mono + HOUSEKEEPING_MS
+        for q in self.queues.values():
+            st_ = q.stats
+            q.rates.window = {"enqueued": st_.enqueued - q.rates_base[0],
+                              "delivered": st_.leased - q.rates_base[1]}
+            q.rates_base = (st_.enqueued, st_.leased)
+            q.rates.roll(seconds)
+            if q.key_rates:
+                q.key_rates.roll(seconds)
+
     def _next_timer(self, mono: int, wall: int, now_s: float) -> float | None:
         best: float | None = None
+        if any(q.rates or q.key_rates for q in self.queues.values()):
+            best = max(0.0, (self._next_housekeeping - mono) / 1000.0)
         heap = self._lease_heap
         while heap and heap[0][2].state != Entry.LEASED:
             heapq.heappop(heap)  # drop leases that ended: keeps the heap from growing stale

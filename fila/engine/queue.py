@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.instruments import HookStat, RateWindow
 from fila.engine.rules import LuaLimits, QueueRules
 from fila.errors import InvalidArgument
 
@@ -85,6 +86,11 @@ class Breaker:
     openings: int = 0
     errors: int = 0
 
+    def state(self, now_s: float) -> str:
+        if self.failures < self.threshold:
+            return "closed"
+        return "open" if now_s < self.open_until else "half-open"
+
     def allows(self, now_s: float) -> bool:
         return self.failures < self.threshold or now_s >= self.open_until
 
@@ -149,6 +155,11 @@ class Queue:
     stats: QueueStats = field(default_factory=QueueStats)
     enqueue_breaker: Breaker = field(default_factory=Breaker)
     failure_breaker: Breaker = field(default_factory=Breaker)
+    on_enqueue_stat: HookStat = field(default_factory=HookStat)
+    on_failure_stat: HookStat = field(default_factory=HookStat)
+    key_rates: RateWindow = field(default_factory=RateWindow)  # deliveries/s per fairness key
+    rates: RateWindow = field(default_factory=RateWindow)  # "enqueued", "delivered" per second
+    rates_base: tuple[int, int] = (0, 0)  # (enqueued, leased) at the last roll
 
     @property
     def is_dlq(self) -> bool:

@@ -1,4 +1,4 @@
-"""Read-only views of the broker's live state, for GetStats, ListQueues and the CLI/TUI."""
+"""Read-only views of the broker's live state, for GetStats, ListQueues, Explain and metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 from fila.engine.broker import Broker
-from fila.engine.queue import Queue
+from fila.engine.instruments import HookStat
+from fila.engine.queue import DLQ_SUFFIX, Breaker, Queue, QueueStats
 
 
 @dataclass
@@ -16,6 +17,9 @@ class KeyStats:
     deficit: int
     weight: int
     delivered: int
+    delivery_rate: float
+    fair_share: float
+    actual_share: float
 
 
 @dataclass
@@ -26,6 +30,18 @@ class ThrottleStats:
     burst: float
     passed: int
     hits: int
+
+
+@dataclass
+class HookView:
+    hook: str
+    configured: bool
+    calls: int
+    errors: int
+    p50_us: float
+    p99_us: float
+    breaker_state: str
+    breaker_openings: int
 
 
 @dataclass
@@ -40,12 +56,35 @@ class QueueView:
     quantum: int
     drr_rounds: int
     dlq_of: str
+    dlq_depth: int
+    totals: QueueStats
+    delivery_rate: float
+    enqueue_rate: float
     keys: list[KeyStats] = field(default_factory=list)
     throttles: list[ThrottleStats] = field(default_factory=list)
+    hooks: list[HookView] = field(default_factory=list)
+
+
+def _hook(name: str, configured: bool, stat: HookStat, breaker: Breaker, now: float) -> HookView:
+    return HookView(
+        hook=name, configured=configured, calls=stat.calls, errors=stat.errors,
+        p50_us=stat.latency_us.quantile(0.5), p99_us=stat.latency_us.quantile(0.99),
+        breaker_state=breaker.state(now), breaker_openings=breaker.openings,
+    )
+
+
+def throttle_views(broker: Broker) -> list[ThrottleStats]:
+    """Every configured bucket (throttle keys are global, shared by all queues)."""
+    now = time.monotonic()
+    return [
+        ThrottleStats(key, b.refill(now), b.rate, b.burst, b.passed, b.hits)
+        for key, b in sorted(broker.config.throttles.buckets.items())
+    ]
 
 
 def queue_view(broker: Broker, name: str, with_keys: bool = True, key_limit: int = 1000) -> QueueView:
     q: Queue = broker._queue(name)
+    dlq = broker.queues.get(name + DLQ_SUFFIX)
     view = QueueView(
         name=q.name,
         depth=q.drr.ready + q.delayed_count,
@@ -57,16 +96,31 @@ def queue_view(broker: Broker, name: str, with_keys: bool = True, key_limit: int
         quantum=q.drr.quantum,
         drr_rounds=q.drr.rounds,
         dlq_of=q.dlq_of,
+        dlq_depth=(dlq.drr.ready + dlq.delayed_count + len(dlq.leases)) if dlq else 0,
+        totals=q.stats,
+        delivery_rate=q.rates.rates.get("delivered", 0.0),
+        enqueue_rate=q.rates.rates.get("enqueued", 0.0),
     )
-    if with_keys:
-        biggest = sorted(q.drr.keys.values(), key=lambda fk: (-fk.count, fk.key))[:key_limit]
-        view.keys = [
-            KeyStats(fk.key, fk.count, fk.deficit, fk.weight, fk.delivered) for fk in biggest
-        ]
-        # Throttle keys are global: every configured bucket is shown with every queue.
-        now = time.monotonic()
-        for key, b in sorted(broker.config.throttles.buckets.items()):
-            view.throttles.append(
-                ThrottleStats(key, b.refill(now), b.rate, b.burst, b.passed, b.hits)
-            )
+    if not with_keys:
+        return view
+    now = time.monotonic()
+    view.hooks = [
+        _hook("on_enqueue", q.rules.has_on_enqueue, q.on_enqueue_stat, q.enqueue_breaker, now),
+        _hook("on_failure", q.rules.has_on_failure, q.on_failure_stat, q.failure_breaker, now),
+    ]
+    rates = q.key_rates.rates
+    total_rate = sum(rates.values())
+    total_weight = sum(fk.weight for fk in q.drr.keys.values()) or 1
+    # The keys with the most pending messages first: bounded, however many keys there are.
+    biggest = sorted(q.drr.keys.values(), key=lambda fk: (-fk.count, fk.key))[:key_limit]
+    view.keys = [
+        KeyStats(
+            key=fk.key, pending=fk.count, deficit=fk.deficit, weight=fk.weight,
+            delivered=fk.delivered, delivery_rate=rates.get(fk.key, 0.0),
+            fair_share=fk.weight / total_weight,
+            actual_share=(rates.get(fk.key, 0.0) / total_rate) if total_rate else 0.0,
+        )
+        for fk in biggest
+    ]
+    view.throttles = throttle_views(broker)
     return view

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from fila.engine.explain import explain
 from fila.engine.queue import QueueSettings
 from fila.engine.stats import queue_view
 from fila.errors import FilaError, InvalidArgument, NotFound
@@ -104,18 +105,44 @@ class Admin:
 
     async def get_stats(self, req: pb.GetStatsRequest, ctx: Any) -> pb.GetStatsResponse:
         v = queue_view(self.broker, req.queue)
+        t = v.totals
         out = pb.GetStatsResponse(
             depth=v.depth, in_flight=v.in_flight, active_fairness_keys=v.active_keys,
             active_consumers=v.consumers, quantum=v.quantum, leader_node_id=0,
-            replication_count=1,
+            replication_count=1, ready=v.ready, delayed=v.delayed, dlq_depth=v.dlq_depth,
+            drr_rounds=v.drr_rounds, enqueued_total=t.enqueued, leased_total=t.leased,
+            acked_total=t.acked, nacked_total=t.nacked, expired_total=t.expired,
+            dead_lettered_total=t.dead_lettered, redriven_total=t.redriven,
+            delivery_rate=v.delivery_rate, enqueue_rate=v.enqueue_rate,
         )
         for k in v.keys:
-            out.per_key_stats.add(key=k.key, pending_count=k.pending, current_deficit=k.deficit,
-                                  weight=k.weight)
-        for t in v.throttles:
-            out.per_throttle_stats.add(key=t.key, tokens=t.tokens, rate_per_second=t.rate_per_second,
-                                       burst=t.burst)
+            out.per_key_stats.add(
+                key=k.key, pending_count=k.pending, current_deficit=k.deficit, weight=k.weight,
+                delivered=k.delivered, delivery_rate=k.delivery_rate, fair_share=k.fair_share,
+                actual_share=k.actual_share,
+            )
+        for th in v.throttles:
+            out.per_throttle_stats.add(
+                key=th.key, tokens=th.tokens, rate_per_second=th.rate_per_second, burst=th.burst,
+                passed=th.passed, hits=th.hits,
+            )
+        for h in v.hooks:
+            out.hooks.add(
+                hook=h.hook, configured=h.configured, calls=h.calls, errors=h.errors,
+                p50_us=h.p50_us, p99_us=h.p99_us, breaker_state=h.breaker_state,
+                breaker_openings=h.breaker_openings,
+            )
         return out
+
+    async def explain(self, req: pb.ExplainRequest, ctx: Any) -> pb.ExplainResponse:
+        if not req.fairness_key:
+            raise InvalidArgument("fairness_key must not be empty")
+        ex = explain(self.broker, req.queue, req.fairness_key)
+        return pb.ExplainResponse(
+            summary=ex.summary, reasons=ex.reasons, pending=ex.pending, in_flight=ex.in_flight,
+            delayed=ex.delayed, weight=ex.weight, active_keys=ex.active_keys,
+            consumers=ex.consumers,
+        )
 
     async def redrive(self, req: pb.RedriveRequest, ctx: Any) -> pb.RedriveResponse:
         n = self.broker.redrive(req.dlq_queue, req.count)
@@ -144,6 +171,7 @@ class Admin:
             "GetStats": (self.get_stats, pb.GetStatsRequest),
             "Redrive": (self.redrive, pb.RedriveRequest),
             "PeekMessages": (self.peek_messages, pb.PeekMessagesRequest),
+            "Explain": (self.explain, pb.ExplainRequest),
         }
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(

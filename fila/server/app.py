@@ -16,6 +16,7 @@ from fila.errors import FilaError
 from fila.server.admin import Admin
 from fila.server.core_loop import CoreLoop
 from fila.server.hot_path import HotPath
+from fila.server.metrics import MetricsServer, StorageStats, make_registry
 from fila.server.settings import ServerSettings
 
 log = logging.getLogger("fila.server")
@@ -38,7 +39,8 @@ class FilaServer:
         s = self.settings
         self.storage = Storage(s.data_dir)
         self.broker = Broker(self.storage, s.broker_settings())
-        self.core = CoreLoop(self.broker, self.storage)
+        self.storage_stats = StorageStats()
+        self.core = CoreLoop(self.broker, self.storage, self.storage_stats)
         self.server = grpc.aio.server(options=GRPC_OPTIONS)
         self.server.add_generic_rpc_handlers(
             [HotPath(self.core).handler(), Admin(self.core).handler()]
@@ -48,6 +50,15 @@ class FilaServer:
         except RuntimeError as exc:
             raise FilaError(f"cannot listen on {s.listen_addr}: {exc}") from exc
         await self.server.start()
+        self.metrics: MetricsServer | None = None
+        if s.metrics_listen.lower() not in ("off", "none", "false", ""):
+            self.metrics = MetricsServer(make_registry(self.broker, s.metrics_top_keys, self.storage_stats))
+            try:
+                await self.metrics.start(s.metrics_listen)
+            except (OSError, ValueError) as exc:
+                raise FilaError(f"cannot serve metrics on {s.metrics_listen}: {exc}") from exc
+            mhost = s.metrics_listen.rsplit(":", 1)[0]
+            log.info(f"metrics on http://{mhost}:{self.metrics.port}/metrics")
         host = s.listen_addr.rsplit(":", 1)[0]
         log.info(
             f"fila listening on {host}:{self.port}, data in {Path(s.data_dir).resolve()}",
@@ -57,6 +68,8 @@ class FilaServer:
 
     async def shutdown(self) -> None:
         log.info("shutting down: no new requests, finishing in-flight writes")
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.server.stop(SHUTDOWN_GRACE_S)
         await self.core.close()
         self.storage.close()

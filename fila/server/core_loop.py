@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 
 from fila.engine.broker import Broker
 from fila.engine.storage import GroupCommitter, Storage
 from fila.errors import Unavailable
+from fila.server.metrics import StorageStats
 
 log = logging.getLogger("fila.server")
 
 
 class CoreLoop:
-    def __init__(self, broker: Broker, storage: Storage) -> None:
+    def __init__(self, broker: Broker, storage: Storage, stats: StorageStats | None = None) -> None:
         self.broker = broker
+        self.stats = stats or StorageStats()
         self._loop = asyncio.get_running_loop()
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
@@ -31,6 +34,7 @@ class CoreLoop:
         self._durable = 0
         self._committer = GroupCommitter(storage, self._from_thread_durable, self._from_thread_error)
         self._closed = False
+        self._sync_started: dict[int, float] = {}  # batch number -> when it was handed to sync
 
     # -- turns ------------------------------------------------------------------------------
 
@@ -41,12 +45,19 @@ class CoreLoop:
             self._loop.call_soon(self._turn)
 
     def _commit(self) -> None:
+        staged = self.broker.staged
+        if not staged:
+            return
+        t0 = time.perf_counter()
         try:
             n = self.broker.commit()
         except Unavailable as exc:
             self._fail_batch(self.broker.pending_batch, exc)
             return
+        self.stats.batch_size.observe(staged)
+        self.stats.write_ms.observe((time.perf_counter() - t0) * 1000)
         if n is not None:
+            self._sync_started.setdefault(n, time.perf_counter())
             self._committer.submit(n)
 
     def _turn(self) -> None:
@@ -92,6 +103,12 @@ class CoreLoop:
     def _resolve(self, n: int, exc: Exception | None) -> None:
         if exc is None:
             self._durable = max(self._durable, n)
+        started = [m for m in self._sync_started if m <= n]
+        if started:
+            first = min(started)
+            self.stats.sync_ms.observe((time.perf_counter() - self._sync_started[first]) * 1000)
+            for m in started:
+                del self._sync_started[m]
         waiters = self._waiters
         while waiters and waiters[0][0] <= n:
             _, fut = waiters.popleft()

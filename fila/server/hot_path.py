@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -21,6 +21,21 @@ from fila.v1 import service_pb2 as pb
 # lease expire, never more; so a stalled consumer costs the broker nothing, and the rest of
 # the work stays available to other consumers.
 STREAM_PREFETCH = 8
+
+
+DEFAULT_LEASE_BATCH = 100
+
+
+def _item_error(exc: FilaError) -> pb.ItemError:
+    return pb.ItemError(code=exc.code_name, message=str(exc))
+
+
+def _unary(fn: Any, request_type: Any) -> grpc.RpcMethodHandler:
+    return grpc.unary_unary_rpc_method_handler(
+        fn,
+        request_deserializer=request_type.FromString,
+        response_serializer=lambda m: m.SerializeToString(),
+    )
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: FilaError) -> None:
@@ -87,6 +102,125 @@ class HotPath:
             broker.remove_consumer(consumer)
             self.core.poke()
 
+    # -- batch RPCs (Fila additions) --------------------------------------------------------
+
+    async def enqueue_batch(
+        self, request: pb.EnqueueBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EnqueueBatchResponse:
+        broker = self.broker
+        out = pb.EnqueueBatchResponse()
+        results = out.results
+        accepted = False
+        for m in request.messages:
+            try:
+                results.add(message_id=broker.enqueue(m.queue, dict(m.headers), m.payload))
+                accepted = True
+            except FilaError as exc:
+                results.add(error=_item_error(exc))
+        if accepted:
+            try:
+                await self.core.durable(broker.pending_batch)
+            except FilaError as exc:
+                await _abort(context, exc)  # nothing of this batch is confirmed
+        return out
+
+    async def _per_id(self, op: Callable[[str], None], ids: Iterable[str]) -> pb.AckBatchResponse:
+        out = pb.AckBatchResponse()
+        results = out.results
+        changed = False
+        for mid in ids:
+            try:
+                op(mid)
+                results.add(message_id=mid)
+                changed = True
+            except FilaError as exc:
+                results.add(message_id=mid, error=_item_error(exc))
+        if changed:
+            await self.core.durable(self.broker.pending_batch)
+        return out
+
+    async def ack_batch(self, request: pb.AckBatchRequest, context: grpc.aio.ServicerContext) -> Any:
+        queue = request.queue
+        try:
+            return await self._per_id(lambda mid: self.broker.ack(queue, mid), request.message_ids)
+        except FilaError as exc:
+            await _abort(context, exc)
+
+    async def nack_batch(self, request: pb.NackBatchRequest, context: grpc.aio.ServicerContext) -> Any:
+        queue = request.queue
+        errors = {item.message_id: item.error for item in request.items}
+        try:
+            r = await self._per_id(
+                lambda mid: self.broker.nack(queue, mid, errors[mid]),
+                [item.message_id for item in request.items],
+            )
+        except FilaError as exc:
+            await _abort(context, exc)
+        return pb.NackBatchResponse(results=r.results)
+
+    async def extend_lease(
+        self, request: pb.ExtendLeaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExtendLeaseResponse:
+        out = pb.ExtendLeaseResponse()
+        for mid in request.message_ids:
+            try:
+                self.broker.extend_lease(request.queue, mid, request.extend_ms)
+                out.results.add(message_id=mid)
+            except FilaError as exc:
+                out.results.add(message_id=mid, error=_item_error(exc))
+        self.core.poke()
+        return out
+
+    async def lease(
+        self, requests: AsyncIterator[pb.LeaseRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        """The credit-controlled lease stream: yields `LeaseResponse` bytes built from the
+        stored messages (field 1 of LeaseResponse is framed like ConsumeResponse.message)."""
+        broker = self.broker
+        first = await anext(aiter(requests), None)
+        if first is None:
+            return
+        if first.credit < 1:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "credit must be at least 1 in the first LeaseRequest")
+        max_batch = first.max_batch or DEFAULT_LEASE_BATCH
+        wake = asyncio.Event()
+        try:
+            consumer = broker.add_consumer(first.queue, first.credit, wake.set)
+        except FilaError as exc:
+            await _abort(context, exc)
+            return
+        window = first.credit
+
+        async def read_credit_changes() -> None:
+            nonlocal window
+            async for req in requests:
+                if req.credit and req.credit != window:
+                    broker.grant(consumer, req.credit - window)
+                    window = req.credit
+                    self.core.poke()
+
+        reader = asyncio.create_task(read_credit_changes())
+        self.core.poke()
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                if consumer.closed:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, f"queue {first.queue!r} was deleted")
+                    return
+                while consumer.outbox:
+                    batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]
+                    now_ms = time.time_ns() // 1_000_000
+                    frames = [codec.lease_frame(e.data, now_ms) for e in batch
+                              if e.state == Entry.LEASED and e.consumer is consumer]
+                    if frames:
+                        yield b"".join(frames)
+        finally:
+            reader.cancel()
+            broker.remove_consumer(consumer)
+            self.core.poke()
+
     def handler(self) -> grpc.GenericRpcHandler:
         identity: Any = None  # bytes are already serialized
         return grpc.method_handlers_generic_handler(
@@ -111,6 +245,15 @@ class HotPath:
                     self.nack,
                     request_deserializer=pb.NackRequest.FromString,
                     response_serializer=pb.NackResponse.SerializeToString,
+                ),
+                "EnqueueBatch": _unary(self.enqueue_batch, pb.EnqueueBatchRequest),
+                "AckBatch": _unary(self.ack_batch, pb.AckBatchRequest),
+                "NackBatch": _unary(self.nack_batch, pb.NackBatchRequest),
+                "ExtendLease": _unary(self.extend_lease, pb.ExtendLeaseRequest),
+                "Lease": grpc.stream_stream_rpc_method_handler(
+                    self.lease,
+                    request_deserializer=pb.LeaseRequest.FromString,
+                    response_serializer=identity,
                 ),
             },
         )

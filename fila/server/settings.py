@@ -22,6 +22,10 @@ files keep working). Environment overrides are read here and nowhere else.
     time_limit_ms = 50
     breaker_cooldown_ms = 10000
 
+    [metrics]
+    listen_addr = "127.0.0.1:9464"  # "off" turns the /metrics endpoint off
+    top_keys = 50                   # per-key series: the busiest N, the rest as "__other__"
+
     [log]
     level = "info"                  # debug, info, warning, error
     format = "text"                 # or "json"
@@ -42,6 +46,7 @@ from fila.errors import InvalidArgument
 DEFAULT_LISTEN = "127.0.0.1:5555"
 DEFAULT_DATA_DIR = "fila-data"
 DEFAULT_CONFIG_FILE = "fila.toml"
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9464"
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class ServerSettings:
     limits: Limits = field(default_factory=Limits)
     lua: LuaLimits = field(default_factory=LuaLimits)
     breaker_cooldown_ms: int = 10_000
+    metrics_listen: str = DEFAULT_METRICS_LISTEN
+    metrics_top_keys: int = 50
     log_level: str = "info"
     log_format: str = "text"
     config_file: str = ""
@@ -91,6 +98,7 @@ def load(
     log_level: str | None = None,
     log_format: str | None = None,
     env: dict[str, str] | None = None,
+    metrics_listen: str | None = None,
 ) -> ServerSettings:
     """Build settings from the file, the environment and explicit values (flags)."""
     env = dict(os.environ) if env is None else env
@@ -108,6 +116,7 @@ def load(
         scheduler = _section(doc, "scheduler")
         lua = dict(_section(doc, "lua"))
         logsec = _section(doc, "log")
+        metrics = _section(doc, "metrics")
         cooldown = lua.pop("breaker_cooldown_ms", s.breaker_cooldown_ms)
         s = replace(
             s,
@@ -118,6 +127,8 @@ def load(
             limits=Limits(**_typed(Limits, _section(doc, "limits"), "limits")),
             lua=LuaLimits(**_typed(LuaLimits, lua, "lua")),
             breaker_cooldown_ms=int(cooldown),
+            metrics_listen=str(metrics.get("listen_addr", s.metrics_listen)),
+            metrics_top_keys=int(metrics.get("top_keys", s.metrics_top_keys)),
             log_level=str(logsec.get("level", s.log_level)),
             log_format=str(logsec.get("format", s.log_format)),
         )
@@ -135,6 +146,10 @@ def load(
         s = replace(s, log_level=log_level)
     if log_format:
         s = replace(s, log_format=log_format)
+    if env.get("FILA_METRICS_LISTEN"):
+        s = replace(s, metrics_listen=env["FILA_METRICS_LISTEN"])
+    if metrics_listen:
+        s = replace(s, metrics_listen=metrics_listen)
     if s.quantum < 1:
         raise InvalidArgument("[scheduler] quantum must be at least 1")
     if s.log_format not in ("text", "json"):

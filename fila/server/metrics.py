@@ -1,0 +1,252 @@
+"""The Prometheus endpoint: `GET /metrics` in the text exposition format.
+
+Served on the broker's own asyncio loop, so a scrape reads the engine's state from the
+thread that owns it (no locks, no torn reads). Nothing is observed on the hot path through
+prometheus-client: a custom collector turns the engine's counters and histograms
+(fila/engine/instruments.py) into metric families at scrape time, so metrics cost the hot
+path only a few integer additions.
+
+Label cardinality is bounded: per fairness key and per throttle key, only the `top_keys`
+busiest keys (most pending, then fastest) get their own series; the rest are summed into one
+series labelled key="__other__". See docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from fila.engine.broker import Broker
+from fila.engine.instruments import Histogram
+from fila.engine.stats import throttle_views
+
+log = logging.getLogger("fila.server")
+
+OTHER = "__other__"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _hist(name: str, doc: str, labels: list[str], unit: str = "") -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, doc, labels=labels, unit=unit)
+
+
+def _add_hist(fam: HistogramMetricFamily, labels: list[str], h: Histogram) -> None:
+    fam.add_metric(labels, [(le, float(n)) for le, n in h.cumulative()], h.total)
+
+
+class BrokerCollector:
+    def __init__(self, broker: Broker, top_keys: int, storage_stats: StorageStats) -> None:
+        self.broker = broker
+        self.top_keys = top_keys
+        self.storage_stats = storage_stats
+
+    def collect(self) -> Iterator[Metric]:  # noqa: C901 - one family after another
+        b = self.broker
+        now = time.monotonic()
+        q_labels = ["queue"]
+        counters = {
+            name: CounterMetricFamily(f"fila_messages_{name}", f"Messages {name} per queue.",
+                                      labels=q_labels)
+            for name in ("enqueued", "leased", "acked", "nacked", "dead_lettered", "redriven",
+                         "expired")
+        }
+        gauges = {
+            name: GaugeMetricFamily(f"fila_queue_{name}", doc, labels=q_labels)
+            for name, doc in (
+                ("depth", "Messages not leased (ready + delayed)."),
+                ("ready", "Messages ready for delivery."),
+                ("in_flight", "Messages leased and not yet acked."),
+                ("delayed", "Messages waiting for a retry delay."),
+                ("dlq_depth", "Messages in the queue's dead-letter queue."),
+                ("consumers", "Open lease streams."),
+                ("active_fairness_keys", "Fairness keys with ready messages."),
+            )
+        }
+        rounds = CounterMetricFamily("fila_drr_rounds", "DRR turns handed out.", labels=q_labels)
+        key_labels = ["queue", "key"]
+        key_delivered = CounterMetricFamily(
+            "fila_fairness_key_delivered", "Messages leased per fairness key.", labels=key_labels)
+        key_g = {
+            name: GaugeMetricFamily(f"fila_fairness_key_{name}", doc, labels=key_labels)
+            for name, doc in (
+                ("pending", "Ready messages of the key."),
+                ("deficit", "Current DRR deficit of the key."),
+                ("weight", "DRR weight of the key."),
+                ("delivery_rate", "Deliveries per second (smoothed)."),
+                ("fair_share", "weight / sum of active weights."),
+                ("actual_share", "Share of the queue's recent deliveries."),
+            )
+        }
+        lua = _hist("fila_lua_duration_microseconds", "Lua hook run time.", ["queue", "hook"])
+        lua_calls = CounterMetricFamily("fila_lua_calls", "Lua hook calls.", labels=["queue", "hook"])
+        lua_err = CounterMetricFamily("fila_lua_errors", "Lua hook failures (error or limit).",
+                                      labels=["queue", "hook"])
+        brk = GaugeMetricFamily("fila_lua_breaker_open", "1 while the hook's circuit breaker is open.",
+                                labels=["queue", "hook"])
+        brk_open = CounterMetricFamily("fila_lua_breaker_openings", "Circuit-breaker openings.",
+                                       labels=["queue", "hook"])
+        for q in b.queues.values():
+            name = q.name
+            st = q.stats
+            for k, fam in counters.items():
+                fam.add_metric([name], getattr(st, k))
+            dlq = b.queues.get(name + ".dlq")
+            values = {
+                "depth": q.drr.ready + q.delayed_count, "ready": q.drr.ready,
+                "in_flight": len(q.leases), "delayed": q.delayed_count,
+                "dlq_depth": (dlq.drr.ready + dlq.delayed_count + len(dlq.leases)) if dlq else 0,
+                "consumers": len(q.consumers), "active_fairness_keys": len(q.drr.keys),
+            }
+            for k, gfam in gauges.items():
+                gfam.add_metric([name], values[k])
+            rounds.add_metric([name], q.drr.rounds)
+            self._keys(q, key_delivered, key_g)
+            for hook, stat, breaker in (("on_enqueue", q.on_enqueue_stat, q.enqueue_breaker),
+                                        ("on_failure", q.on_failure_stat, q.failure_breaker)):
+                if not stat.calls and not breaker.openings:
+                    continue
+                _add_hist(lua, [name, hook], stat.latency_us)
+                lua_calls.add_metric([name, hook], stat.calls)
+                lua_err.add_metric([name, hook], stat.errors)
+                brk.add_metric([name, hook], 1 if breaker.is_open(now) else 0)
+                brk_open.add_metric([name, hook], breaker.openings)
+        yield from counters.values()
+        yield from gauges.values()
+        yield rounds
+        yield key_delivered
+        yield from key_g.values()
+        yield from (lua, lua_calls, lua_err, brk, brk_open)
+        yield from self._throttles()
+        latency = _hist("fila_lease_latency_milliseconds",
+                        "Time from enqueue to first lease.", [])
+        _add_hist(latency, [], b.lease_latency_ms)
+        yield latency
+        s = self.storage_stats
+        batch = _hist("fila_storage_write_batch_size", "Operations per RocksDB write batch.", [])
+        _add_hist(batch, [], s.batch_size)
+        write = _hist("fila_storage_write_milliseconds", "RocksDB batch write time.", [])
+        _add_hist(write, [], s.write_ms)
+        sync = _hist("fila_storage_sync_milliseconds", "WAL fsync (group commit) time.", [])
+        _add_hist(sync, [], s.sync_ms)
+        yield from (batch, write, sync)
+
+    def _keys(self, q, delivered, gauges) -> None:  # type: ignore[no-untyped-def]
+        rates = q.key_rates.rates
+        totals = q.key_rates.totals
+        fks = q.drr.keys
+        keys = set(fks) | set(rates)
+        ranked = sorted(keys, key=lambda k: (-(fks[k].count if k in fks else 0), -rates.get(k, 0.0), k))
+        top, rest = ranked[: self.top_keys], ranked[self.top_keys:]
+        total_rate = sum(rates.values())
+        total_weight = sum(fk.weight for fk in fks.values()) or 1
+        for k in top:
+            fk = fks.get(k)
+            rate = rates.get(k, 0.0)
+            delivered.add_metric([q.name, k], totals.get(k, 0))
+            row = {
+                "pending": fk.count if fk else 0, "deficit": fk.deficit if fk else 0,
+                "weight": fk.weight if fk else 0, "delivery_rate": rate,
+                "fair_share": fk.weight / total_weight if fk else 0.0,
+                "actual_share": rate / total_rate if total_rate else 0.0,
+            }
+            for name, fam in gauges.items():
+                fam.add_metric([q.name, k], row[name])
+        if rest:
+            other_rate = sum(rates.get(k, 0.0) for k in rest)
+            delivered.add_metric([q.name, OTHER], sum(totals.get(k, 0) for k in rest))
+            gauges["pending"].add_metric([q.name, OTHER], sum(fks[k].count for k in rest if k in fks))
+            gauges["delivery_rate"].add_metric([q.name, OTHER], other_rate)
+            gauges["actual_share"].add_metric([q.name, OTHER],
+                                              other_rate / total_rate if total_rate else 0.0)
+            gauges["fair_share"].add_metric(
+                [q.name, OTHER], sum(fks[k].weight for k in rest if k in fks) / total_weight)
+
+    def _throttles(self) -> Iterator[Metric]:
+        views = throttle_views(self.broker)
+        views.sort(key=lambda t: (-t.hits, -t.passed, t.key))
+        top, rest = views[: self.top_keys], views[self.top_keys:]
+        lab = ["key"]
+        passed = CounterMetricFamily("fila_throttle_passed", "Checks that found a token.", labels=lab)
+        hits = CounterMetricFamily("fila_throttle_hits", "Checks that found the bucket empty.", labels=lab)
+        tokens = GaugeMetricFamily("fila_throttle_tokens", "Tokens in the bucket.", labels=lab)
+        rate = GaugeMetricFamily("fila_throttle_rate_per_second", "Bucket refill rate.", labels=lab)
+        burst = GaugeMetricFamily("fila_throttle_burst", "Bucket size.", labels=lab)
+        for t in top:
+            passed.add_metric([t.key], t.passed)
+            hits.add_metric([t.key], t.hits)
+            tokens.add_metric([t.key], t.tokens)
+            rate.add_metric([t.key], t.rate_per_second)
+            burst.add_metric([t.key], t.burst)
+        if rest:
+            passed.add_metric([OTHER], sum(t.passed for t in rest))
+            hits.add_metric([OTHER], sum(t.hits for t in rest))
+        yield from (passed, hits, tokens, rate, burst)
+
+
+class StorageStats:
+    """Filled by the core loop as it writes and syncs."""
+
+    def __init__(self) -> None:
+        from fila.engine.instruments import BATCH_BUCKETS, COMMIT_BUCKETS_MS
+
+        self.batch_size = Histogram(BATCH_BUCKETS)
+        self.write_ms = Histogram(COMMIT_BUCKETS_MS)
+        self.sync_ms = Histogram(COMMIT_BUCKETS_MS)
+
+
+class MetricsServer:
+    """A minimal HTTP/1.1 server for GET /metrics on the broker's loop."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    async def start(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        self._server = await asyncio.start_server(self._handle, host or "127.0.0.1", int(port))
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+            method, path, *_ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+            if method != "GET":
+                status, body, ctype = "405 Method Not Allowed", b"GET only\n", "text/plain"
+            elif path.split("?")[0] in ("/metrics", "/metrics/"):
+                status, body, ctype = "200 OK", generate_latest(self.registry), CONTENT_TYPE
+            elif path == "/healthz":
+                status, body, ctype = "200 OK", b"ok\n", "text/plain"
+            else:
+                status, body, ctype = "404 Not Found", b"try /metrics\n", "text/plain"
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode() + body
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError,
+                ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+def make_registry(broker: Broker, top_keys: int, storage_stats: StorageStats) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BrokerCollector(broker, top_keys, storage_stats))  # type: ignore[arg-type]
+    return registry
