@@ -14,6 +14,9 @@ def serve(
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Where messages live (default ./fila-data; env FILA_DATA_DIR).")] = None,
     config: Annotated[str | None, typer.Option("--config", help="TOML config file (default ./fila.toml when present).")] = None,
     metrics_listen: Annotated[str | None, typer.Option("--metrics-listen", help="HOST:PORT for GET /metrics (default 127.0.0.1:9464; 'off' to disable; env FILA_METRICS_LISTEN).")] = None,
+    tls_cert: Annotated[str | None, typer.Option("--tls-cert", help="PEM certificate: serve TLS ([tls] cert_file).")] = None,
+    tls_key: Annotated[str | None, typer.Option("--tls-key", help="PEM private key ([tls] key_file).")] = None,
+    tls_ca: Annotated[str | None, typer.Option("--tls-ca", help="PEM CA: require client certificates signed by it ([tls] ca_file).")] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="text or json.")] = None,
 ) -> None:
@@ -26,7 +29,8 @@ def serve(
 
     try:
         s = settings.load(config, listen, data_dir, log_level, log_format,
-                          metrics_listen=metrics_listen)
+                          metrics_listen=metrics_listen, tls_cert_file=tls_cert,
+                          tls_key_file=tls_key, tls_ca_file=tls_ca)
     except FilaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -99,3 +99,36 @@ class AdminCalls:
         """Why is `fairness_key` waiting in `queue`? (An Explanation, in plain words.)"""
         req = admin_pb2.ExplainRequest(queue=queue, fairness_key=fairness_key)
         return self._invoke("Explain", req, Explanation.from_proto)
+
+    # -- API keys and ACLs (superadmin) -------------------------------------------------------
+
+    def create_api_key(self, name: str, *, expires_at_ms: int = 0, superadmin: bool = False) -> Any:
+        """Create an API key; returns (key_id, key). The key is shown only this once."""
+        req = admin_pb2.CreateApiKeyRequest(name=name, expires_at_ms=expires_at_ms,
+                                            is_superadmin=superadmin)
+        return self._invoke("CreateApiKey", req, lambda r: (r.key_id, r.key))
+
+    def revoke_api_key(self, key_id: str) -> Any:
+        return self._invoke("RevokeApiKey", admin_pb2.RevokeApiKeyRequest(key_id=key_id), lambda r: None)
+
+    def list_api_keys(self) -> Any:
+        """[{key_id, name, created_at_ms, expires_at_ms, is_superadmin}] (never the keys)."""
+        return self._invoke(
+            "ListApiKeys", admin_pb2.ListApiKeysRequest(),
+            lambda r: [{"key_id": k.key_id, "name": k.name, "created_at_ms": k.created_at_ms,
+                        "expires_at_ms": k.expires_at_ms, "is_superadmin": k.is_superadmin}
+                       for k in r.keys],
+        )
+
+    def set_acl(self, key_id: str, permissions: list[tuple[str, str]]) -> Any:
+        """Replace a key's permissions: (kind, pattern) with kind produce|consume|admin."""
+        req = admin_pb2.SetAclRequest(key_id=key_id, permissions=[
+            admin_pb2.AclPermission(kind=k, pattern=p) for k, p in permissions])
+        return self._invoke("SetAcl", req, lambda r: None)
+
+    def get_acl(self, key_id: str) -> Any:
+        """(permissions as (kind, pattern) pairs, is_superadmin)."""
+        return self._invoke(
+            "GetAcl", admin_pb2.GetAclRequest(key_id=key_id),
+            lambda r: ([(p.kind, p.pattern) for p in r.permissions], r.is_superadmin),
+        )

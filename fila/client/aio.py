@@ -24,6 +24,7 @@ import grpc
 from fila.client import _requests as rq
 from fila.client._admin_calls import AdminCalls
 from fila.client._batcher import Batcher
+from fila.client._channel import aio_channel
 from fila.client._errors import from_item, translate
 from fila.client._types import Message
 from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
@@ -90,10 +91,15 @@ class AsyncClient(AdminCalls):
         *,
         linger_ms: float = 2.0,
         max_batch: int = 100,
+        api_key: str | None = None,
+        tls: bool = False,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
     ) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(addr, options=rq.CHANNEL_OPTIONS)
+        self._channel = aio_channel(addr, api_key, tls, ca_file, cert_file, key_file)
         self._hot = service_pb2_grpc.FilaServiceStub(self._channel)
         self._admin = admin_pb2_grpc.FilaAdminStub(self._channel)
         self._batch_rpcs = True

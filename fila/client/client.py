@@ -19,6 +19,7 @@ import grpc
 
 from fila.client import _requests as rq
 from fila.client._admin_calls import AdminCalls
+from fila.client._channel import sync_channel
 from fila.client._errors import translate, translated
 from fila.client._types import Message
 from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
@@ -50,10 +51,23 @@ class ConsumeStream:
 
 
 class Client(AdminCalls):
-    def __init__(self, addr: str = rq.DEFAULT_ADDR, timeout_s: float | None = 30.0) -> None:
+    def __init__(
+        self,
+        addr: str = rq.DEFAULT_ADDR,
+        timeout_s: float | None = 30.0,
+        *,
+        api_key: str | None = None,
+        tls: bool = False,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> None:
+        """Connect to a broker. `api_key` is sent as a Bearer token on every call; `tls` (or
+        any of the files) makes the channel TLS, with `ca_file` to trust a private CA and
+        `cert_file` + `key_file` as the client certificate for mTLS."""
         self.addr = addr
         self.timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(addr, options=rq.CHANNEL_OPTIONS)
+        self._channel = sync_channel(addr, api_key, tls, ca_file, cert_file, key_file)
         self._hot = service_pb2_grpc.FilaServiceStub(self._channel)
         self._admin = admin_pb2_grpc.FilaAdminStub(self._channel)
 

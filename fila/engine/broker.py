@@ -27,6 +27,7 @@ from typing import Any
 from fila.engine import codec, recovery
 from fila.engine import storage as st
 from fila.engine.admin_ops import AdminOps
+from fila.engine.api_keys import ApiKeys
 from fila.engine.drr import Entry
 from fila.engine.instruments import LATENCY_BUCKETS_MS, Histogram
 from fila.engine.queue import (
@@ -89,6 +90,7 @@ class Broker(AdminOps):
         self._dirty: set[Queue] = set()
         self._next_qid = 1
         self._next_cid = 1
+        self.api_keys = ApiKeys(self._stage_kv)
         self.lease_latency_ms = Histogram(LATENCY_BUCKETS_MS)  # enqueue -> first lease
         self._last_housekeeping = _mono_ms()
         self._next_housekeeping = self._last_housekeeping + HOUSEKEEPING_MS
@@ -114,6 +116,22 @@ class Broker(AdminOps):
     def _delete(self, key: bytes) -> None:
         self._batch.delete(key)
         self._staged += 1
+
+    def _stage_kv(self, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            self._delete(key)
+        else:
+            self._put(key, value)
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke an API key: its next call fails, and its open lease streams end now."""
+        self.api_keys.revoke(key_id)
+        for q in self.queues.values():
+            for c in list(q.consumers.values()):
+                if c.key_id == key_id:
+                    c.closed = True
+                    c.revoked = True
+                    c.wake()
 
     def commit(self) -> int | None:
         """Write everything staged as one batch. Returns its number, or None if nothing was staged.
@@ -332,9 +350,12 @@ class Broker(AdminOps):
 
     # -- consumers --------------------------------------------------------------------------
 
-    def add_consumer(self, queue: str, credit: int, wake: Callable[[], None]) -> Consumer:
+    def add_consumer(
+        self, queue: str, credit: int, wake: Callable[[], None], key_id: str = ""
+    ) -> Consumer:
         q = self._queue(queue)
         c = Consumer(self._next_cid, queue, 0, wake)
+        c.key_id = key_id
         self._next_cid += 1
         q.consumers[c.cid] = c
         self.grant(c, credit)

@@ -114,7 +114,7 @@ class Breaker:
 class Consumer:
     """A lease stream. The engine fills `outbox` while `credit` lasts and then calls `wake`."""
 
-    __slots__ = ("cid", "queue", "credit", "outbox", "wake", "closed", "leased")
+    __slots__ = ("cid", "queue", "credit", "outbox", "wake", "closed", "leased", "key_id", "revoked")
 
     def __init__(self, cid: int, queue: str, credit: int, wake: Callable[[], None]) -> None:
         self.cid = cid
@@ -124,6 +124,8 @@ class Consumer:
         self.wake = wake
         self.closed = False
         self.leased = 0
+        self.key_id = ""  # the API key that opened the stream, when auth is on
+        self.revoked = False
 
 
 @dataclass

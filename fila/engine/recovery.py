@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from fila.engine import codec
 from fila.engine import storage as st
+from fila.engine.api_keys import KEY_PREFIX
 from fila.engine.drr import Entry
 from fila.engine.queue import QueueSettings
 from fila.errors import InvalidArgument
@@ -28,6 +29,8 @@ def recover(broker: Broker) -> None:
     started = time.monotonic()
     for key, value in broker.storage.scan(st.CONFIG_PREFIX):
         broker.config.apply(key[1:].decode(), value.decode(), time.monotonic())
+    for key, value in broker.storage.scan(KEY_PREFIX):
+        broker.api_keys.load(key, value)
     for name, rec in broker.storage.queue_records():
         settings = QueueSettings.from_json(rec.get("settings", {}))
         try:

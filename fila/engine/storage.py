@@ -7,6 +7,7 @@ prefix scan, never a search):
     M <qid:4> <seq:8>           -> a message, as the `fila.v1.Message` bytes it is delivered as
     D <qid:4> <seq:8>           -> the time (ms, 8 bytes) a delayed message becomes ready
     C <config key>              -> runtime config value (UTF-8)
+    K <key id>                  -> an API key record (JSON; the secret only as a SHA-256)
 
 `seq` grows monotonically (milliseconds << 16 | counter), so a queue's messages scan in
 enqueue order and a whole queue dies with one `delete_range`.

@@ -7,10 +7,12 @@ from typing import Any
 
 import grpc
 
+from fila.engine.api_keys import KINDS
 from fila.engine.explain import explain
 from fila.engine.queue import QueueSettings
 from fila.engine.stats import queue_view
 from fila.errors import FilaError, InvalidArgument, NotFound
+from fila.server.auth import SUPERADMIN, Auth
 from fila.server.core_loop import CoreLoop
 from fila.server.status import code_for
 from fila.v1 import admin_pb2 as pb
@@ -50,9 +52,10 @@ def settings_to_proto(s: QueueSettings) -> pb.QueueConfig:
 
 
 class Admin:
-    def __init__(self, core: CoreLoop) -> None:
+    def __init__(self, core: CoreLoop, auth: Auth) -> None:
         self.core = core
         self.broker = core.broker
+        self.auth = auth
 
     async def _durable(self) -> None:
         await self.core.durable(self.broker.pending_batch)
@@ -78,7 +81,10 @@ class Admin:
 
     async def list_queues(self, req: pb.ListQueuesRequest, ctx: Any) -> pb.ListQueuesResponse:
         out = pb.ListQueuesResponse(cluster_node_count=1)
+        key = self.auth.identify(ctx)
         for name in self.broker.queue_names():
+            if key is not None and not any(key.allows(k, name) for k in KINDS):
+                continue  # only the queues this key may touch
             v = queue_view(self.broker, name, with_keys=False)
             out.queues.add(name=name, depth=v.depth, in_flight=v.in_flight,
                            active_consumers=v.consumers, leader_node_id=0)
@@ -158,50 +164,85 @@ class Admin:
             out.messages.append(messages_pb2.Message.FromString(data))
         return out
 
+    # -- API keys and ACLs (superadmin only) -------------------------------------------------
+
+    async def create_api_key(self, req: pb.CreateApiKeyRequest, ctx: Any) -> pb.CreateApiKeyResponse:
+        rec, token = self.broker.api_keys.create(req.name, req.expires_at_ms, req.is_superadmin)
+        await self._durable()
+        return pb.CreateApiKeyResponse(key_id=rec.key_id, key=token, is_superadmin=rec.is_superadmin)
+
+    async def revoke_api_key(self, req: pb.RevokeApiKeyRequest, ctx: Any) -> pb.RevokeApiKeyResponse:
+        self.broker.revoke_key(req.key_id)
+        await self._durable()
+        return pb.RevokeApiKeyResponse()
+
+    async def list_api_keys(self, req: pb.ListApiKeysRequest, ctx: Any) -> pb.ListApiKeysResponse:
+        out = pb.ListApiKeysResponse()
+        for rec in sorted(self.broker.api_keys.by_id.values(), key=lambda r: r.created_at_ms):
+            out.keys.add(key_id=rec.key_id, name=rec.name, created_at_ms=rec.created_at_ms,
+                         expires_at_ms=rec.expires_at_ms, is_superadmin=rec.is_superadmin)
+        return out
+
+    async def set_acl(self, req: pb.SetAclRequest, ctx: Any) -> pb.SetAclResponse:
+        self.broker.api_keys.set_acl(req.key_id, [(p.kind, p.pattern) for p in req.permissions])
+        await self._durable()
+        return pb.SetAclResponse()
+
+    async def get_acl(self, req: pb.GetAclRequest, ctx: Any) -> pb.GetAclResponse:
+        rec = self.broker.api_keys.get(req.key_id)
+        return pb.GetAclResponse(
+            key_id=rec.key_id, is_superadmin=rec.is_superadmin,
+            permissions=[pb.AclPermission(kind=k, pattern=p) for k, p in rec.permissions],
+        )
+
     def handler(self) -> grpc.GenericRpcHandler:
-        methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any]] = {
-            "CreateQueue": (self.create_queue, pb.CreateQueueRequest),
-            "UpdateQueue": (self.update_queue, pb.UpdateQueueRequest),
-            "GetQueue": (self.get_queue, pb.GetQueueRequest),
-            "DeleteQueue": (self.delete_queue, pb.DeleteQueueRequest),
-            "ListQueues": (self.list_queues, pb.ListQueuesRequest),
-            "SetConfig": (self.set_config, pb.SetConfigRequest),
-            "GetConfig": (self.get_config, pb.GetConfigRequest),
-            "ListConfig": (self.list_config, pb.ListConfigRequest),
-            "GetStats": (self.get_stats, pb.GetStatsRequest),
-            "Redrive": (self.redrive, pb.RedriveRequest),
-            "PeekMessages": (self.peek_messages, pb.PeekMessagesRequest),
-            "Explain": (self.explain, pb.ExplainRequest),
+        on_queue: Callable[[Any], str] = lambda r: r.queue  # noqa: E731
+        by_name: Callable[[Any], str] = lambda r: r.name  # noqa: E731
+        anything: Callable[[Any], str] = lambda r: "*"  # noqa: E731
+        # method -> (handler, request type, required permission kind, queue the check is for)
+        methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any, str, Callable[[Any], str]]] = {
+            "CreateQueue": (self.create_queue, pb.CreateQueueRequest, "admin", by_name),
+            "UpdateQueue": (self.update_queue, pb.UpdateQueueRequest, "admin", by_name),
+            "GetQueue": (self.get_queue, pb.GetQueueRequest, "admin", by_name),
+            "DeleteQueue": (self.delete_queue, pb.DeleteQueueRequest, "admin", on_queue),
+            "ListQueues": (self.list_queues, pb.ListQueuesRequest, "", anything),
+            "SetConfig": (self.set_config, pb.SetConfigRequest, "admin", anything),
+            "GetConfig": (self.get_config, pb.GetConfigRequest, "admin", anything),
+            "ListConfig": (self.list_config, pb.ListConfigRequest, "admin", anything),
+            "GetStats": (self.get_stats, pb.GetStatsRequest, "admin", on_queue),
+            "Redrive": (self.redrive, pb.RedriveRequest, "admin", lambda r: r.dlq_queue),
+            "PeekMessages": (self.peek_messages, pb.PeekMessagesRequest, "admin", on_queue),
+            "Explain": (self.explain, pb.ExplainRequest, "admin", on_queue),
+            "CreateApiKey": (self.create_api_key, pb.CreateApiKeyRequest, SUPERADMIN, anything),
+            "RevokeApiKey": (self.revoke_api_key, pb.RevokeApiKeyRequest, SUPERADMIN, anything),
+            "ListApiKeys": (self.list_api_keys, pb.ListApiKeysRequest, SUPERADMIN, anything),
+            "SetAcl": (self.set_acl, pb.SetAclRequest, SUPERADMIN, anything),
+            "GetAcl": (self.get_acl, pb.GetAclRequest, SUPERADMIN, anything),
         }
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(
-                _translated(fn),
+                self._guarded(fn, kind, queue_of),
                 request_deserializer=req_type.FromString,
                 response_serializer=lambda m: m.SerializeToString(),
             )
-            for name, (fn, req_type) in methods.items()
+            for name, (fn, req_type, kind, queue_of) in methods.items()
         }
-        for name in ("CreateApiKey", "RevokeApiKey", "ListApiKeys", "SetAcl", "GetAcl"):
-            handlers[name] = grpc.unary_unary_rpc_method_handler(
-                _unimplemented(name), request_deserializer=lambda b: b,
-                response_serializer=lambda m: m,
-            )
         return grpc.method_handlers_generic_handler("fila.v1.FilaAdmin", handlers)
 
+    def _guarded(
+        self, fn: Callable[..., Awaitable[Any]], kind: str, queue_of: Callable[[Any], str]
+    ) -> Callable[..., Awaitable[Any]]:
+        """Check the caller's permission, run, and turn FilaErrors into gRPC statuses."""
+        auth = self.auth
 
-def _translated(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
-        try:
-            return await fn(req, ctx)
-        except FilaError as exc:
-            await ctx.abort(code_for(exc), str(exc))
+        async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
+            try:
+                if kind:
+                    auth.require(ctx, kind, queue_of(req))
+                else:
+                    auth.identify(ctx)
+                return await fn(req, ctx)
+            except FilaError as exc:
+                await ctx.abort(code_for(exc), str(exc))
 
-    return call
-
-
-def _unimplemented(name: str) -> Callable[..., Awaitable[Any]]:
-    async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
-        await ctx.abort(grpc.StatusCode.UNIMPLEMENTED,
-                        f"{name}: API keys and ACLs are not available in this version of Fila yet")
-
-    return call
+        return call

@@ -13,7 +13,9 @@ import grpc
 from fila.engine.broker import Broker
 from fila.engine.storage import Storage
 from fila.errors import FilaError
+from fila.server import tls
 from fila.server.admin import Admin
+from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
 from fila.server.hot_path import HotPath
 from fila.server.metrics import MetricsServer, StorageStats, make_registry
@@ -42,11 +44,16 @@ class FilaServer:
         self.storage_stats = StorageStats()
         self.core = CoreLoop(self.broker, self.storage, self.storage_stats)
         self.server = grpc.aio.server(options=GRPC_OPTIONS)
+        self.auth = Auth(self.broker.api_keys, s.bootstrap_apikey)
         self.server.add_generic_rpc_handlers(
-            [HotPath(self.core).handler(), Admin(self.core).handler()]
+            [HotPath(self.core, self.auth).handler(), Admin(self.core, self.auth).handler()]
         )
         try:
-            self.port = self.server.add_insecure_port(s.listen_addr)
+            creds = tls.server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
+            if creds is None:
+                self.port = self.server.add_insecure_port(s.listen_addr)
+            else:
+                self.port = self.server.add_secure_port(s.listen_addr, creds)
         except RuntimeError as exc:
             raise FilaError(f"cannot listen on {s.listen_addr}: {exc}") from exc
         await self.server.start()
@@ -61,7 +68,9 @@ class FilaServer:
             log.info(f"metrics on http://{mhost}:{self.metrics.port}/metrics")
         host = s.listen_addr.rsplit(":", 1)[0]
         log.info(
-            f"fila listening on {host}:{self.port}, data in {Path(s.data_dir).resolve()}",
+            f"fila listening on {host}:{self.port}, data in {Path(s.data_dir).resolve()}"
+            f"{', TLS' if s.tls_cert_file else ''}{' (client certificates required)' if s.tls_ca_file else ''}"
+            f"{', API keys required' if self.auth.enabled else ''}",
             extra={"recovered_" + k: v for k, v in self.broker.recovered.items()},
         )
         self.core.poke()  # deliver what recovery made ready

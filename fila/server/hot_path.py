@@ -12,6 +12,7 @@ import grpc
 from fila.engine import codec
 from fila.engine.drr import Entry
 from fila.errors import FilaError
+from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
 from fila.server.status import code_for
 from fila.v1 import service_pb2 as pb
@@ -38,18 +39,26 @@ def _unary(fn: Any, request_type: Any) -> grpc.RpcMethodHandler:
     )
 
 
+async def _closed(context: grpc.aio.ServicerContext, consumer: Any, queue: str) -> None:
+    if consumer.revoked:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the stream's API key was revoked")
+    await context.abort(grpc.StatusCode.NOT_FOUND, f"queue {queue!r} was deleted")
+
+
 async def _abort(context: grpc.aio.ServicerContext, exc: FilaError) -> None:
     await context.abort(code_for(exc), str(exc))
 
 
 class HotPath:
-    def __init__(self, core: CoreLoop) -> None:
+    def __init__(self, core: CoreLoop, auth: Auth) -> None:
         self.core = core
         self.broker = core.broker
+        self.auth = auth
 
     async def enqueue(self, request: pb.EnqueueRequest, context: grpc.aio.ServicerContext) -> pb.EnqueueResponse:
         broker = self.broker
         try:
+            self.auth.require(context, "produce", request.queue)
             mid = broker.enqueue(request.queue, dict(request.headers), request.payload)
             await self.core.durable(broker.pending_batch)
         except FilaError as exc:
@@ -58,6 +67,7 @@ class HotPath:
 
     async def ack(self, request: pb.AckRequest, context: grpc.aio.ServicerContext) -> pb.AckResponse:
         try:
+            self.auth.require(context, "consume", request.queue)
             self.broker.ack(request.queue, request.message_id)
             await self.core.durable(self.broker.pending_batch)
         except FilaError as exc:
@@ -66,6 +76,7 @@ class HotPath:
 
     async def nack(self, request: pb.NackRequest, context: grpc.aio.ServicerContext) -> pb.NackResponse:
         try:
+            self.auth.require(context, "consume", request.queue)
             self.broker.nack(request.queue, request.message_id, request.error)
             await self.core.durable(self.broker.pending_batch)
         except FilaError as exc:
@@ -79,7 +90,9 @@ class HotPath:
         broker = self.broker
         wake = asyncio.Event()
         try:
-            consumer = broker.add_consumer(request.queue, STREAM_PREFETCH, wake.set)
+            key = self.auth.require(context, "consume", request.queue)
+            consumer = broker.add_consumer(request.queue, STREAM_PREFETCH, wake.set,
+                                           key.key_id if key else "")
         except FilaError as exc:
             await _abort(context, exc)
             return
@@ -89,9 +102,7 @@ class HotPath:
                 await wake.wait()
                 wake.clear()
                 if consumer.closed:
-                    await context.abort(
-                        grpc.StatusCode.NOT_FOUND, f"queue {request.queue!r} was deleted"
-                    )
+                    await _closed(context, consumer, request.queue)
                     return
                 while consumer.outbox:
                     e = consumer.outbox.pop(0)
@@ -111,8 +122,12 @@ class HotPath:
         out = pb.EnqueueBatchResponse()
         results = out.results
         accepted = False
+        allowed: set[str] = set()
         for m in request.messages:
             try:
+                if m.queue not in allowed:
+                    self.auth.require(context, "produce", m.queue)
+                    allowed.add(m.queue)
                 results.add(message_id=broker.enqueue(m.queue, dict(m.headers), m.payload))
                 accepted = True
             except FilaError as exc:
@@ -142,6 +157,7 @@ class HotPath:
     async def ack_batch(self, request: pb.AckBatchRequest, context: grpc.aio.ServicerContext) -> Any:
         queue = request.queue
         try:
+            self.auth.require(context, "consume", queue)
             return await self._per_id(lambda mid: self.broker.ack(queue, mid), request.message_ids)
         except FilaError as exc:
             await _abort(context, exc)
@@ -150,6 +166,7 @@ class HotPath:
         queue = request.queue
         errors = {item.message_id: item.error for item in request.items}
         try:
+            self.auth.require(context, "consume", queue)
             r = await self._per_id(
                 lambda mid: self.broker.nack(queue, mid, errors[mid]),
                 [item.message_id for item in request.items],
@@ -162,6 +179,10 @@ class HotPath:
         self, request: pb.ExtendLeaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExtendLeaseResponse:
         out = pb.ExtendLeaseResponse()
+        try:
+            self.auth.require(context, "consume", request.queue)
+        except FilaError as exc:
+            await _abort(context, exc)
         for mid in request.message_ids:
             try:
                 self.broker.extend_lease(request.queue, mid, request.extend_ms)
@@ -186,7 +207,9 @@ class HotPath:
         max_batch = first.max_batch or DEFAULT_LEASE_BATCH
         wake = asyncio.Event()
         try:
-            consumer = broker.add_consumer(first.queue, first.credit, wake.set)
+            key = self.auth.require(context, "consume", first.queue)
+            consumer = broker.add_consumer(first.queue, first.credit, wake.set,
+                                           key.key_id if key else "")
         except FilaError as exc:
             await _abort(context, exc)
             return
@@ -207,7 +230,7 @@ class HotPath:
                 await wake.wait()
                 wake.clear()
                 if consumer.closed:
-                    await context.abort(grpc.StatusCode.NOT_FOUND, f"queue {first.queue!r} was deleted")
+                    await _closed(context, consumer, first.queue)
                     return
                 while consumer.outbox:
                     batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]

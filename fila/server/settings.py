@@ -26,6 +26,14 @@ files keep working). Environment overrides are read here and nowhere else.
     listen_addr = "127.0.0.1:9464"  # "off" turns the /metrics endpoint off
     top_keys = 50                   # per-key series: the busiest N, the rest as "__other__"
 
+    [auth]
+    bootstrap_apikey = "..."        # turns API keys on (also env FILA_BOOTSTRAP_APIKEY)
+
+    [tls]
+    cert_file = "server.pem"        # TLS on the gRPC port
+    key_file = "server.key"
+    ca_file = "ca.pem"              # optional: require client certificates (mTLS)
+
     [log]
     level = "info"                  # debug, info, warning, error
     format = "text"                 # or "json"
@@ -59,6 +67,10 @@ class ServerSettings:
     breaker_cooldown_ms: int = 10_000
     metrics_listen: str = DEFAULT_METRICS_LISTEN
     metrics_top_keys: int = 50
+    bootstrap_apikey: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_file: str = ""
     log_level: str = "info"
     log_format: str = "text"
     config_file: str = ""
@@ -99,6 +111,9 @@ def load(
     log_format: str | None = None,
     env: dict[str, str] | None = None,
     metrics_listen: str | None = None,
+    tls_cert_file: str | None = None,
+    tls_key_file: str | None = None,
+    tls_ca_file: str | None = None,
 ) -> ServerSettings:
     """Build settings from the file, the environment and explicit values (flags)."""
     env = dict(os.environ) if env is None else env
@@ -117,6 +132,8 @@ def load(
         lua = dict(_section(doc, "lua"))
         logsec = _section(doc, "log")
         metrics = _section(doc, "metrics")
+        auth = _section(doc, "auth")
+        tls = _section(doc, "tls")
         cooldown = lua.pop("breaker_cooldown_ms", s.breaker_cooldown_ms)
         s = replace(
             s,
@@ -129,6 +146,10 @@ def load(
             breaker_cooldown_ms=int(cooldown),
             metrics_listen=str(metrics.get("listen_addr", s.metrics_listen)),
             metrics_top_keys=int(metrics.get("top_keys", s.metrics_top_keys)),
+            bootstrap_apikey=str(auth.get("bootstrap_apikey", "")),
+            tls_cert_file=str(tls.get("cert_file", "")),
+            tls_key_file=str(tls.get("key_file", "")),
+            tls_ca_file=str(tls.get("ca_file", "")),
             log_level=str(logsec.get("level", s.log_level)),
             log_format=str(logsec.get("format", s.log_format)),
         )
@@ -150,6 +171,14 @@ def load(
         s = replace(s, metrics_listen=env["FILA_METRICS_LISTEN"])
     if metrics_listen:
         s = replace(s, metrics_listen=metrics_listen)
+    if env.get("FILA_BOOTSTRAP_APIKEY"):
+        s = replace(s, bootstrap_apikey=env["FILA_BOOTSTRAP_APIKEY"])
+    if tls_cert_file:
+        s = replace(s, tls_cert_file=tls_cert_file)
+    if tls_key_file:
+        s = replace(s, tls_key_file=tls_key_file)
+    if tls_ca_file:
+        s = replace(s, tls_ca_file=tls_ca_file)
     if s.quantum < 1:
         raise InvalidArgument("[scheduler] quantum must be at least 1")
     if s.log_format not in ("text", "json"):
