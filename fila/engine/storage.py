@@ -21,8 +21,10 @@ is answered together: many producers share one fsync.
 from __future__ import annotations
 
 import json
+import logging
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ QUEUE_PREFIX = b"Q"
 MESSAGE_PREFIX = b"M"
 DELAY_PREFIX = b"D"
 CONFIG_PREFIX = b"C"
+
+log = logging.getLogger("fila.engine")
 
 _QID = struct.Struct(">I")
 _QID_SEQ = struct.Struct(">IQ")
@@ -68,13 +72,29 @@ class Storage:
     Only the broker's thread writes; the group-commit thread only syncs the WAL.
     """
 
+    # After a failed write RocksDB refuses every later write until it is reopened; try that at
+    # most this often while the fault lasts (disk full, say), so recovery is automatic.
+    REOPEN_INTERVAL_S = 0.5
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(f"cannot create data dir {self.path}: {exc.strerror}") from exc
+        self._db = self._open()
+        self._nosync = rocksdict.WriteOptions()
+        self._nosync.sync = False
+        self._closed = False
+        self._handle_lock = threading.Lock()  # the committer thread syncs while we may reopen
+        self.fault: str | None = None  # why writes fail, while they do
+        self._next_reopen = 0.0
+
+    def _open(self) -> rocksdict.Rdict:
         opts = rocksdict.Options(raw_mode=True)
         opts.create_if_missing(True)
         try:
-            self._db = rocksdict.Rdict(str(self.path), opts)
+            return rocksdict.Rdict(str(self.path), opts)
         except Exception as exc:  # rocksdict raises plain exceptions; translate at the boundary
             text = str(exc)
             if "lock" in text.lower():
@@ -82,23 +102,43 @@ class Storage:
                     f"data dir {self.path} is in use by another Fila process ({text})"
                 ) from exc
             raise Unavailable(f"cannot open data dir {self.path}: {text}") from exc
-        self._nosync = rocksdict.WriteOptions()
-        self._nosync.sync = False
-        self._closed = False
+
+    def _try_reopen(self) -> None:
+        now = time.monotonic()
+        if now < self._next_reopen:
+            raise Unavailable(f"storage cannot write: {self.fault}")
+        self._next_reopen = now + self.REOPEN_INTERVAL_S
+        with self._handle_lock:
+            try:
+                self._db.close()
+            except Exception:  # closing a DB in an error state may complain; reopen anyway
+                pass
+            self._db = self._open()
+        log.warning("storage reopened after a write fault", extra={"fault": self.fault})
 
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, batch: rocksdict.WriteBatch) -> None:
         """Apply a batch atomically (to the memtable and the OS's copy of the WAL)."""
+        if self.fault is not None:
+            self._try_reopen()
         try:
             self._db.write(batch, self._nosync)
         except Exception as exc:
-            raise Unavailable(f"storage write failed: {exc}") from exc
+            first = self.fault is None
+            self.fault = str(exc)
+            if first:
+                log.error("storage write failed", extra={"error": self.fault})
+            raise Unavailable(f"storage cannot write: {exc}") from exc
+        if self.fault is not None:
+            log.warning("storage writes again")
+            self.fault = None
 
     def sync_wal(self) -> None:
         """Make everything written so far durable. Releases the GIL while it waits."""
         try:
-            self._db.flush_wal(True)
+            with self._handle_lock:
+                self._db.flush_wal(True)
         except Exception as exc:
             raise Unavailable(f"storage sync failed: {exc}") from exc
 
@@ -130,10 +170,13 @@ class Storage:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            try:
-                self._db.flush_wal(True)
-            finally:
-                self._db.close()
+            with self._handle_lock:
+                try:
+                    self._db.flush_wal(True)
+                except Exception as exc:  # e.g. disk full: what was confirmed is already synced
+                    log.error("final WAL sync failed", extra={"error": str(exc)})
+                finally:
+                    self._db.close()
 
 
 class GroupCommitter:
