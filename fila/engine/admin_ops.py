@@ -38,6 +38,7 @@ class AdminOps:
     _undo: list[Callable[[], None]]
     _dirty: set[Queue]
     _next_qid: int
+    pending_bytes: int
 
     if TYPE_CHECKING:
         def _queue(self, name: str, field_name: str = "queue") -> Queue: ...
@@ -108,6 +109,9 @@ class AdminOps:
 
     def _drop_queue_memory(self, *queues: Queue) -> None:
         for q in queues:
+            self.pending_bytes -= sum(len(e.data) for fk in q.drr.keys.values() for e in fk)
+            self.pending_bytes -= sum(len(e.data) for e in q.leases.values())
+            self.pending_bytes -= sum(len(e.data) for _, _, e in q.delayed if e.state == Entry.DELAYED)
             self.queues.pop(q.name, None)
             self._by_qid.pop(q.qid, None)
             self._dirty.discard(q)
@@ -194,6 +198,7 @@ class AdminOps:
             fresh = Entry(e.seq, e.mid, data, d.fairness_key, d.weight, d.throttle_keys, 0,
                           e.enqueued_ms)
             self._put(st.message_key(src.qid, e.seq), data)
+            self.pending_bytes += len(data) - len(e.data)
             src.drr.push_back(fresh)
             self._undo.append(functools.partial(self._unredrive, src, dlq, e, fresh))
         if chosen:

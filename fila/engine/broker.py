@@ -37,7 +37,7 @@ from fila.engine.queue import (
 )
 from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError, LuaLimits
 from fila.engine.runtime_config import RuntimeConfig
-from fila.errors import InvalidArgument, NotFound, Unavailable
+from fila.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
 
 log = logging.getLogger("fila.engine")
 
@@ -54,6 +54,10 @@ class Limits:
     max_headers: int = 64
     max_header_bytes: int = 4096  # a header's key plus value
     max_queue_name_bytes: int = 255
+    # Overload protection: bytes of messages the broker holds in memory (ready, delayed, leased,
+    # dead-lettered). Past it, enqueues are refused with RESOURCE_EXHAUSTED until consumers
+    # catch up, instead of buffering without bound.
+    max_pending_bytes: int = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Broker(AdminOps):
         self._next_qid = 1
         self._next_cid = 1
         self.api_keys = ApiKeys(self._stage_kv)
+        self.pending_bytes = 0  # bytes of message data held in memory
         self.lease_latency_ms = Histogram(LATENCY_BUCKETS_MS)  # enqueue -> first lease
         self._last_housekeeping = _mono_ms()
         self._next_housekeeping = self._last_housekeeping + HOUSEKEEPING_MS
@@ -214,10 +219,19 @@ class Broker(AdminOps):
             log.warning("lua circuit breaker opened",
                         extra={"queue": q.name, "hook": hook, "cooldown_s": breaker.cooldown_s})
 
+    def _check_room(self) -> None:
+        limit = self.settings.limits.max_pending_bytes
+        if self.pending_bytes >= limit:
+            raise ResourceExhausted(
+                f"the broker holds {self.pending_bytes} bytes of messages, at its limit of {limit} "
+                "([limits] max_pending_bytes); retry in a little while, as consumers catch up"
+            )
+
     def enqueue(self, queue: str, headers: dict[str, str], payload: bytes) -> str:
         """Accept one message; durable once batch `pending_batch` is. Returns its id."""
         q = self._queue(queue)
         self._check_message(headers, payload)
+        self._check_room()
         d = self._decide_enqueue(q, headers, len(payload))
         seq = self.ids.next_seq()
         mid = self.ids.message_id(seq)
@@ -229,9 +243,15 @@ class Broker(AdminOps):
         e = Entry(seq, mid, data, d.fairness_key, d.weight, d.throttle_keys, 0, now_ms)
         q.drr.push(e)
         q.stats.enqueued += 1
-        self._undo.append(lambda: q.drr.remove(e))
+        self.pending_bytes += len(data)
+        self._undo.append(lambda: self._unenqueue(q, e))
         self._dirty.add(q)
         return mid
+
+    def _unenqueue(self, q: Queue, e: Entry) -> None:
+        q.drr.remove(e)
+        q.stats.enqueued -= 1
+        self.pending_bytes -= len(e.data)
 
     def _leased(self, queue: str, mid: str) -> tuple[Queue, Entry]:
         q = self._queue(queue)
@@ -258,6 +278,7 @@ class Broker(AdminOps):
         q, e = self._leased(queue, mid)
         self._end_lease(q, e)
         e.state = Entry.GONE
+        self.pending_bytes -= len(e.data)
         self._delete(st.message_key(q.qid, e.seq))
         if e.ready_at_ms:
             self._delete(st.delay_key(q.qid, e.seq))
@@ -267,6 +288,7 @@ class Broker(AdminOps):
             e.state = Entry.LEASED
             q.leases[e.mid] = e
             q.stats.acked -= 1
+            self.pending_bytes += len(e.data)
 
         self._undo.append(undo)
 
@@ -295,7 +317,9 @@ class Broker(AdminOps):
         if action == "dlq" and not q.is_dlq:
             self._to_dlq(q, e)
             return
+        old_size = len(e.data)
         e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
+        self.pending_bytes += len(e.data) - old_size
         self._put(st.message_key(q.qid, e.seq), e.data)
         if delay_ms > 0:
             at = _wall_ms() + delay_ms
@@ -341,7 +365,9 @@ class Broker(AdminOps):
         if e.ready_at_ms:
             self._delete(st.delay_key(q.qid, e.seq))
             e.ready_at_ms = 0
+        old_size = len(e.data)
         e.data = codec.with_attempts(e.data, e.attempts, queue=dlq.name, last_error=e.last_error)
+        self.pending_bytes += len(e.data) - old_size
         self._put(st.message_key(dlq.qid, e.seq), e.data)
         e.state = Entry.READY
         dlq.drr.push_back(e)

@@ -67,6 +67,7 @@ def recover(broker: Broker) -> None:
         else:
             q.drr.push(e)
         last_seq = max(last_seq, seq)
+        broker.pending_bytes += len(value)
         messages += 1
     for stale in delays:  # delay records whose message is gone
         broker._delete(st.DELAY_PREFIX + stale)

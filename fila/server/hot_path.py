@@ -11,7 +11,7 @@ import grpc
 
 from fila.engine import codec
 from fila.engine.drr import Entry
-from fila.errors import FilaError
+from fila.errors import FilaError, ResourceExhausted
 from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
 from fila.server.status import code_for
@@ -45,7 +45,12 @@ async def _closed(context: grpc.aio.ServicerContext, consumer: Any, queue: str) 
     await context.abort(grpc.StatusCode.NOT_FOUND, f"queue {queue!r} was deleted")
 
 
+RETRY_AFTER_MS = "100"  # the hint sent with RESOURCE_EXHAUSTED, as trailing metadata
+
+
 async def _abort(context: grpc.aio.ServicerContext, exc: FilaError) -> None:
+    if isinstance(exc, ResourceExhausted):
+        context.set_trailing_metadata((("retry-after-ms", RETRY_AFTER_MS),))
     await context.abort(code_for(exc), str(exc))
 
 
