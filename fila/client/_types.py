@@ -29,6 +29,7 @@ class Message:
     enqueued_at_ms: int
     leased_at_ms: int
     last_error: str = ""
+    lease_id: str = ""  # pass back to ack/nack to be sure you still hold the lease
 
     @property
     def enqueued_at(self) -> datetime | None:
@@ -45,7 +46,7 @@ class Message:
         return cls(
             m.id, md.queue_id, dict(m.headers), m.payload, md.fairness_key, md.weight,
             tuple(md.throttle_keys), md.attempt_count, _ms(ts.enqueued_at), _ms(ts.leased_at),
-            md.last_error,
+            md.last_error, md.lease_id,
         )
 
 

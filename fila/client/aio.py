@@ -105,7 +105,7 @@ class AsyncClient(AdminCalls):
         self._batch_rpcs = True
         self._enqueues: Batcher[service_pb2.EnqueueRequest] = Batcher(
             self._send_enqueues, linger_ms, max_batch)
-        self._acks: Batcher[str] = Batcher(self._send_acks, linger_ms, max_batch)
+        self._acks: Batcher[tuple[str, str]] = Batcher(self._send_acks, linger_ms, max_batch)
         self._nacks: Batcher[service_pb2.NackItem] = Batcher(self._send_nacks, linger_ms, max_batch)
 
     async def close(self) -> None:
@@ -167,12 +167,13 @@ class AsyncClient(AdminCalls):
 
         return AsyncLeaseStream(self._hot.Lease(requests()))
 
-    async def ack(self, queue: str, message_id: str) -> None:
+    async def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge; resolves once the ack is durable (acks travel in batches)."""
-        await self._acks.submit(queue, message_id)
+        await self._acks.submit(queue, (message_id, lease_id))
 
-    async def nack(self, queue: str, message_id: str, error: str = "") -> None:
-        await self._nacks.submit(queue, service_pb2.NackItem(message_id=message_id, error=error))
+    async def nack(self, queue: str, message_id: str, error: str = "", lease_id: str = "") -> None:
+        await self._nacks.submit(queue, service_pb2.NackItem(message_id=message_id, error=error,
+                                                             lease_id=lease_id))
 
     async def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0) -> None:
         req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids, extend_ms=extend_ms)
@@ -184,11 +185,14 @@ class AsyncClient(AdminCalls):
             if r.HasField("error"):
                 raise from_item(r.error.code, r.error.message)
 
-    async def _send_acks(self, queue: str, ids: list[str]) -> list[Any]:
+    async def _send_acks(self, queue: str, items: list[tuple[str, str]]) -> list[Any]:
+        ids = [mid for mid, _ in items]
+        leases = [lid for _, lid in items]
         if self._batch_rpcs:
             try:
-                resp = await self._hot.AckBatch(
-                    service_pb2.AckBatchRequest(queue=queue, message_ids=ids), timeout=self.timeout_s)
+                req = service_pb2.AckBatchRequest(queue=queue, message_ids=ids,
+                                                  lease_ids=leases if any(leases) else [])
+                resp = await self._hot.AckBatch(req, timeout=self.timeout_s)
             except grpc.RpcError as exc:
                 if not _unimplemented(exc):
                     raise translate(exc) from None
@@ -197,7 +201,8 @@ class AsyncClient(AdminCalls):
                 return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
                         for r in resp.results]
         return await asyncio.gather(
-            *(self._single("Ack", service_pb2.AckRequest(queue=queue, message_id=i)) for i in ids),
+            *(self._single("Ack", service_pb2.AckRequest(queue=queue, message_id=i, lease_id=lid))
+              for i, lid in items),
             return_exceptions=True)
 
     async def _send_nacks(self, queue: str, items: list[service_pb2.NackItem]) -> list[Any]:
@@ -214,7 +219,8 @@ class AsyncClient(AdminCalls):
                         for r in resp.results]
         return await asyncio.gather(
             *(self._single("Nack", service_pb2.NackRequest(
-                queue=queue, message_id=i.message_id, error=i.error)) for i in items),
+                queue=queue, message_id=i.message_id, error=i.error, lease_id=i.lease_id))
+              for i in items),
             return_exceptions=True)
 
     async def _single(self, method: str, req: Any) -> None:

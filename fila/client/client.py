@@ -91,14 +91,20 @@ class Client(AdminCalls):
         """Open a lease stream on `queue`."""
         return ConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
 
-    def ack(self, queue: str, message_id: str) -> None:
+    def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
+        """Acknowledge (delete) a leased message. With `lease_id` (from the delivered
+        message), the broker refuses the ack if that lease expired and the message was
+        delivered to someone else since."""
         with translated():
-            self._hot.Ack(service_pb2.AckRequest(queue=queue, message_id=message_id), timeout=self.timeout_s)
+            self._hot.Ack(service_pb2.AckRequest(queue=queue, message_id=message_id, lease_id=lease_id),
+                          timeout=self.timeout_s)
 
-    def nack(self, queue: str, message_id: str, error: str = "") -> None:
+    def nack(self, queue: str, message_id: str, error: str = "", lease_id: str = "") -> None:
+        """Report a failure: the queue's on_failure (or retry with backoff) decides what next."""
         with translated():
             self._hot.Nack(
-                service_pb2.NackRequest(queue=queue, message_id=message_id, error=error),
+                service_pb2.NackRequest(queue=queue, message_id=message_id, error=error,
+                                        lease_id=lease_id),
                 timeout=self.timeout_s,
             )
 

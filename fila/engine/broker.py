@@ -37,12 +37,20 @@ from fila.engine.queue import (
 )
 from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError, LuaLimits
 from fila.engine.runtime_config import RuntimeConfig
-from fila.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from fila.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
 
 log = logging.getLogger("fila.engine")
 
 EXPIRY_ERROR = "visibility timeout expired"
 HOUSEKEEPING_MS = 1000
+MAX_ID_BYTES = 64
+MAX_ERROR_CHARS = 4096
 MAX_LEASE_MS = 12 * 3600 * 1000
 
 
@@ -164,6 +172,9 @@ class Broker(AdminOps):
         if q is None:
             if not name:
                 raise InvalidArgument(f"{field_name} must not be empty")
+            limit = self.settings.limits.max_queue_name_bytes
+            if len(name) > limit:
+                raise InvalidArgument(f"{field_name} is longer than {limit} bytes")
             raise NotFound(f"queue {name!r} does not exist")
         return q
 
@@ -253,15 +264,22 @@ class Broker(AdminOps):
         q.stats.enqueued -= 1
         self.pending_bytes -= len(e.data)
 
-    def _leased(self, queue: str, mid: str) -> tuple[Queue, Entry]:
+    def _leased(self, queue: str, mid: str, lease_id: str = "") -> tuple[Queue, Entry]:
         q = self._queue(queue)
         if not mid:
             raise InvalidArgument("message_id must not be empty")
+        if len(mid) > MAX_ID_BYTES:
+            raise InvalidArgument(f"message_id is longer than {MAX_ID_BYTES} bytes")
         e = q.leases.get(mid)
         if e is None:
             raise NotFound(
                 f"message {mid!r} is not leased from queue {queue!r} "
                 "(unknown, already acked, or its lease expired)"
+            )
+        if lease_id and lease_id != str(e.token):
+            raise FailedPrecondition(
+                f"lease_id {lease_id[:32]!r} is not the current lease of message {mid!r}: "
+                "that lease expired and the message was delivered again"
             )
         return q, e
 
@@ -274,8 +292,8 @@ class Broker(AdminOps):
             self.grant(c, 1)
         e.consumer = None
 
-    def ack(self, queue: str, mid: str) -> None:
-        q, e = self._leased(queue, mid)
+    def ack(self, queue: str, mid: str, lease_id: str = "") -> None:
+        q, e = self._leased(queue, mid, lease_id)
         self._end_lease(q, e)
         e.state = Entry.GONE
         self.pending_bytes -= len(e.data)
@@ -292,9 +310,9 @@ class Broker(AdminOps):
 
         self._undo.append(undo)
 
-    def extend_lease(self, queue: str, mid: str, extend_ms: int) -> None:
+    def extend_lease(self, queue: str, mid: str, extend_ms: int, lease_id: str = "") -> None:
         """The lease of `mid` now ends `extend_ms` from now (0: the queue's visibility timeout)."""
-        q, e = self._leased(queue, mid)
+        q, e = self._leased(queue, mid, lease_id)
         ms = extend_ms or q.settings.visibility_timeout_ms
         if ms > MAX_LEASE_MS:
             raise InvalidArgument(f"extend_ms must be at most {MAX_LEASE_MS} (12 h)")
@@ -303,8 +321,10 @@ class Broker(AdminOps):
         e.expires_ms = _mono_ms() + ms
         heapq.heappush(self._lease_heap, (e.expires_ms, e.lease_no, e, q))
 
-    def nack(self, queue: str, mid: str, error: str) -> None:
-        q, e = self._leased(queue, mid)
+    def nack(self, queue: str, mid: str, error: str, lease_id: str = "") -> None:
+        q, e = self._leased(queue, mid, lease_id)
+        if len(error) > MAX_ERROR_CHARS:  # keep what matters of a long stack trace
+            error = error[: MAX_ERROR_CHARS - 1] + "…"
         self._end_lease(q, e)
         q.stats.nacked += 1
         self._fail(q, e, error or "nacked")
@@ -481,7 +501,7 @@ class Broker(AdminOps):
             self._lease_no += 1
             e.state = Entry.LEASED
             e.consumer = c
-            e.lease_no = self._lease_no
+            e.lease_no = e.token = self._lease_no
             e.expires_ms = mono + timeout
             heapq.heappush(heap, (e.expires_ms, self._lease_no, e, q))
             q.leases[e.mid] = e

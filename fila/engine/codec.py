@@ -16,6 +16,8 @@ from fila.v1 import messages_pb2
 _CONSUME_MESSAGE_TAG = b"\x0a"  # ConsumeResponse.message, field 1, length-delimited
 _TIMESTAMPS_TAG = b"\x2a"  # Message.timestamps, field 5
 _LEASED_AT_TAG = b"\x12"  # MessageTimestamps.leased_at, field 2
+_METADATA_TAG = b"\x22"  # Message.metadata, field 4
+_LEASE_ID_TAG = b"\x3a"  # MessageMetadata.lease_id, field 7
 
 
 def varint(value: int) -> bytes:
@@ -104,14 +106,16 @@ def with_attempts(
     return msg.SerializeToString()
 
 
-def lease_frame(data: bytes, leased_ms: int) -> bytes:
-    """A `ConsumeResponse` carrying the stored message with its lease time filled in."""
+def lease_frame(data: bytes, leased_ms: int, lease_id: int) -> bytes:
+    """A `ConsumeResponse` carrying the stored message with its lease time and lease id."""
     seconds, ms = divmod(leased_ms, 1000)
     ts = b"\x08" + varint(seconds)
     if ms:
         ts += b"\x10" + varint(ms * 1_000_000)
     leased = _LEASED_AT_TAG + varint(len(ts)) + ts
-    inner_len = len(data) + 2 + len(leased)  # timestamps tag + 1-byte length (leased < 128)
-    return b"".join(
-        (_CONSUME_MESSAGE_TAG, varint(inner_len), data, _TIMESTAMPS_TAG, bytes((len(leased),)), leased)
-    )
+    token = str(lease_id).encode()
+    lease = _LEASE_ID_TAG + bytes((len(token),)) + token  # ids are short: 1-byte lengths
+    # timestamps { leased_at } and metadata { lease_id }, merged into the stored message
+    suffix = b"".join((_TIMESTAMPS_TAG, bytes((len(leased),)), leased,
+                       _METADATA_TAG, bytes((len(lease),)), lease))
+    return b"".join((_CONSUME_MESSAGE_TAG, varint(len(data) + len(suffix)), data, suffix))

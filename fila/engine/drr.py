@@ -24,7 +24,7 @@ class Entry:
 
     __slots__ = (
         "seq", "mid", "data", "fkey", "weight", "tkeys", "attempts", "enqueued_ms",
-        "state", "consumer", "lease_no", "expires_ms", "ready_at_ms", "last_error",
+        "state", "consumer", "lease_no", "token", "expires_ms", "ready_at_ms", "last_error",
     )
 
     READY, LEASED, DELAYED, GONE = 0, 1, 2, 3
@@ -43,7 +43,8 @@ class Entry:
         self.enqueued_ms = enqueued_ms
         self.state = Entry.READY
         self.consumer: object | None = None
-        self.lease_no = 0
+        self.lease_no = 0  # changes when a lease is extended (heap entries go stale)
+        self.token = 0  # the lease as the consumer knows it (lease_id); fixed per delivery
         self.expires_ms = 0
         self.ready_at_ms = 0
         self.last_error = ""

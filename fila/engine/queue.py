@@ -16,6 +16,7 @@ from fila.errors import InvalidArgument
 
 DLQ_SUFFIX = ".dlq"
 DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
+MAX_SCRIPT_CHARS = 256 * 1024
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
 
 
@@ -49,6 +50,9 @@ class QueueSettings:
         )
 
     def validated(self) -> QueueSettings:
+        for name in ("on_enqueue_script", "on_failure_script"):
+            if len(getattr(self, name)) > MAX_SCRIPT_CHARS:
+                raise InvalidArgument(f"config.{name} is longer than {MAX_SCRIPT_CHARS} characters")
         if self.visibility_timeout_ms <= 0:
             return replace(self, visibility_timeout_ms=DEFAULT_VISIBILITY_TIMEOUT_MS).validated()
         if self.visibility_timeout_ms > 12 * 3600 * 1000:

@@ -14,6 +14,7 @@ from fila.engine.stats import queue_view
 from fila.errors import FilaError, InvalidArgument, NotFound
 from fila.server.auth import SUPERADMIN, Auth
 from fila.server.core_loop import CoreLoop
+from fila.server.decode import BadRequest, safe
 from fila.server.status import code_for
 from fila.v1 import admin_pb2 as pb
 from fila.v1 import messages_pb2
@@ -222,7 +223,7 @@ class Admin:
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(
                 self._guarded(fn, kind, queue_of),
-                request_deserializer=req_type.FromString,
+                request_deserializer=safe(req_type),
                 response_serializer=lambda m: m.SerializeToString(),
             )
             for name, (fn, req_type, kind, queue_of) in methods.items()
@@ -237,6 +238,8 @@ class Admin:
 
         async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
             try:
+                if isinstance(req, BadRequest):
+                    raise req.error
                 if kind:
                     auth.require(ctx, kind, queue_of(req))
                 else:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
 
 from fila.engine import codec
 from fila.engine.drr import Entry
-from fila.errors import FilaError, ResourceExhausted
+from fila.errors import FilaError, InvalidArgument, ResourceExhausted
 from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
+from fila.server.decode import BadRequest, safe
 from fila.server.status import code_for
 from fila.v1 import service_pb2 as pb
 
@@ -25,6 +26,13 @@ STREAM_PREFETCH = 8
 
 
 DEFAULT_LEASE_BATCH = 100
+MAX_BATCH = 10_000  # items in one batch RPC
+MAX_CREDIT = 10_000  # unacknowledged messages one lease stream may hold
+
+
+def _check_batch(field: str, n: int) -> None:
+    if n > MAX_BATCH:
+        raise InvalidArgument(f"{field} has {n} items; at most {MAX_BATCH} per call")
 
 
 def _item_error(exc: FilaError) -> pb.ItemError:
@@ -33,10 +41,21 @@ def _item_error(exc: FilaError) -> pb.ItemError:
 
 def _unary(fn: Any, request_type: Any) -> grpc.RpcMethodHandler:
     return grpc.unary_unary_rpc_method_handler(
-        fn,
-        request_deserializer=request_type.FromString,
+        _rejecting_bad(fn),
+        request_deserializer=safe(request_type),
         response_serializer=lambda m: m.SerializeToString(),
     )
+
+
+def _rejecting_bad(fn: Any) -> Any:
+    """Answer INVALID_ARGUMENT for a request that did not decode, before the handler runs."""
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, BadRequest):
+            await _abort(context, request.error)
+        return await fn(request, context)
+
+    return call
 
 
 async def _closed(context: grpc.aio.ServicerContext, consumer: Any, queue: str) -> None:
@@ -73,7 +92,7 @@ class HotPath:
     async def ack(self, request: pb.AckRequest, context: grpc.aio.ServicerContext) -> pb.AckResponse:
         try:
             self.auth.require(context, "consume", request.queue)
-            self.broker.ack(request.queue, request.message_id)
+            self.broker.ack(request.queue, request.message_id, request.lease_id)
             await self.core.durable(self.broker.pending_batch)
         except FilaError as exc:
             await _abort(context, exc)
@@ -82,7 +101,7 @@ class HotPath:
     async def nack(self, request: pb.NackRequest, context: grpc.aio.ServicerContext) -> pb.NackResponse:
         try:
             self.auth.require(context, "consume", request.queue)
-            self.broker.nack(request.queue, request.message_id, request.error)
+            self.broker.nack(request.queue, request.message_id, request.error, request.lease_id)
             await self.core.durable(self.broker.pending_batch)
         except FilaError as exc:
             await _abort(context, exc)
@@ -94,6 +113,8 @@ class HotPath:
         """Yields ready-made `ConsumeResponse` bytes (the stored message plus its lease time)."""
         broker = self.broker
         wake = asyncio.Event()
+        if isinstance(request, BadRequest):
+            await _abort(context, request.error)
         try:
             key = self.auth.require(context, "consume", request.queue)
             consumer = broker.add_consumer(request.queue, STREAM_PREFETCH, wake.set,
@@ -113,7 +134,7 @@ class HotPath:
                     e = consumer.outbox.pop(0)
                     if e.state != Entry.LEASED or e.consumer is not consumer:
                         continue  # its lease ended before we got to send it
-                    yield codec.lease_frame(e.data, time.time_ns() // 1_000_000)
+                    yield codec.lease_frame(e.data, time.time_ns() // 1_000_000, e.token)
         finally:
             broker.remove_consumer(consumer)
             self.core.poke()
@@ -124,6 +145,10 @@ class HotPath:
         self, request: pb.EnqueueBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnqueueBatchResponse:
         broker = self.broker
+        try:
+            _check_batch("messages", len(request.messages))
+        except FilaError as exc:
+            await _abort(context, exc)
         out = pb.EnqueueBatchResponse()
         results = out.results
         accepted = False
@@ -144,13 +169,19 @@ class HotPath:
                 await _abort(context, exc)  # nothing of this batch is confirmed
         return out
 
-    async def _per_id(self, op: Callable[[str], None], ids: Iterable[str]) -> pb.AckBatchResponse:
+    async def _per_id(
+        self, op: Callable[[str, str], None], ids: Sequence[str], lease_ids: Sequence[str]
+    ) -> pb.AckBatchResponse:
+        """Run op(message_id, lease_id) for each id; a result per id; one durable wait."""
+        _check_batch("message_ids", len(ids))
+        if lease_ids and len(lease_ids) != len(ids):
+            raise InvalidArgument("lease_ids must be empty or as long as message_ids")
         out = pb.AckBatchResponse()
         results = out.results
         changed = False
-        for mid in ids:
+        for i, mid in enumerate(ids):
             try:
-                op(mid)
+                op(mid, lease_ids[i] if lease_ids else "")
                 results.add(message_id=mid)
                 changed = True
             except FilaError as exc:
@@ -163,18 +194,20 @@ class HotPath:
         queue = request.queue
         try:
             self.auth.require(context, "consume", queue)
-            return await self._per_id(lambda mid: self.broker.ack(queue, mid), request.message_ids)
+            return await self._per_id(lambda mid, lid: self.broker.ack(queue, mid, lid),
+                                      request.message_ids, request.lease_ids)
         except FilaError as exc:
             await _abort(context, exc)
 
     async def nack_batch(self, request: pb.NackBatchRequest, context: grpc.aio.ServicerContext) -> Any:
         queue = request.queue
-        errors = {item.message_id: item.error for item in request.items}
+        items = request.items
+        errors = {item.message_id: item.error for item in items}
         try:
             self.auth.require(context, "consume", queue)
             r = await self._per_id(
-                lambda mid: self.broker.nack(queue, mid, errors[mid]),
-                [item.message_id for item in request.items],
+                lambda mid, lid: self.broker.nack(queue, mid, errors[mid], lid),
+                [item.message_id for item in items], [item.lease_id for item in items],
             )
         except FilaError as exc:
             await _abort(context, exc)
@@ -186,6 +219,7 @@ class HotPath:
         out = pb.ExtendLeaseResponse()
         try:
             self.auth.require(context, "consume", request.queue)
+            _check_batch("message_ids", len(request.message_ids))
         except FilaError as exc:
             await _abort(context, exc)
         for mid in request.message_ids:
@@ -206,9 +240,11 @@ class HotPath:
         first = await anext(aiter(requests), None)
         if first is None:
             return
-        if first.credit < 1:
+        if isinstance(first, BadRequest):
+            await _abort(context, first.error)
+        if not 1 <= first.credit <= MAX_CREDIT:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "credit must be at least 1 in the first LeaseRequest")
+                                f"credit must be 1..{MAX_CREDIT} in the first LeaseRequest")
         max_batch = first.max_batch or DEFAULT_LEASE_BATCH
         wake = asyncio.Event()
         try:
@@ -223,7 +259,9 @@ class HotPath:
         async def read_credit_changes() -> None:
             nonlocal window
             async for req in requests:
-                if req.credit and req.credit != window:
+                if isinstance(req, BadRequest):
+                    continue  # a malformed credit change changes nothing
+                if req.credit and req.credit != window and req.credit <= MAX_CREDIT:
                     broker.grant(consumer, req.credit - window)
                     window = req.credit
                     self.core.poke()
@@ -240,7 +278,7 @@ class HotPath:
                 while consumer.outbox:
                     batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]
                     now_ms = time.time_ns() // 1_000_000
-                    frames = [codec.lease_frame(e.data, now_ms) for e in batch
+                    frames = [codec.lease_frame(e.data, now_ms, e.token) for e in batch
                               if e.state == Entry.LEASED and e.consumer is consumer]
                     if frames:
                         yield b"".join(frames)
@@ -255,23 +293,23 @@ class HotPath:
             "fila.v1.FilaService",
             {
                 "Enqueue": grpc.unary_unary_rpc_method_handler(
-                    self.enqueue,
-                    request_deserializer=pb.EnqueueRequest.FromString,
+                    _rejecting_bad(self.enqueue),
+                    request_deserializer=safe(pb.EnqueueRequest),
                     response_serializer=pb.EnqueueResponse.SerializeToString,
                 ),
                 "Consume": grpc.unary_stream_rpc_method_handler(
                     self.consume,
-                    request_deserializer=pb.ConsumeRequest.FromString,
+                    request_deserializer=safe(pb.ConsumeRequest),
                     response_serializer=identity,
                 ),
                 "Ack": grpc.unary_unary_rpc_method_handler(
-                    self.ack,
-                    request_deserializer=pb.AckRequest.FromString,
+                    _rejecting_bad(self.ack),
+                    request_deserializer=safe(pb.AckRequest),
                     response_serializer=pb.AckResponse.SerializeToString,
                 ),
                 "Nack": grpc.unary_unary_rpc_method_handler(
-                    self.nack,
-                    request_deserializer=pb.NackRequest.FromString,
+                    _rejecting_bad(self.nack),
+                    request_deserializer=safe(pb.NackRequest),
                     response_serializer=pb.NackResponse.SerializeToString,
                 ),
                 "EnqueueBatch": _unary(self.enqueue_batch, pb.EnqueueBatchRequest),
@@ -280,7 +318,7 @@ class HotPath:
                 "ExtendLease": _unary(self.extend_lease, pb.ExtendLeaseRequest),
                 "Lease": grpc.stream_stream_rpc_method_handler(
                     self.lease,
-                    request_deserializer=pb.LeaseRequest.FromString,
+                    request_deserializer=safe(pb.LeaseRequest),
                     response_serializer=identity,
                 ),
             },

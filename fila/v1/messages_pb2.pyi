@@ -31,20 +31,22 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ..., payload: _Optional[bytes] = ..., metadata: _Optional[_Union[MessageMetadata, _Mapping]] = ..., timestamps: _Optional[_Union[MessageTimestamps, _Mapping]] = ...) -> None: ...
 
 class MessageMetadata(_message.Message):
-    __slots__ = ("fairness_key", "weight", "throttle_keys", "attempt_count", "queue_id", "last_error")
+    __slots__ = ("fairness_key", "weight", "throttle_keys", "attempt_count", "queue_id", "last_error", "lease_id")
     FAIRNESS_KEY_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     THROTTLE_KEYS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
     QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     fairness_key: str
     weight: int
     throttle_keys: _containers.RepeatedScalarFieldContainer[str]
     attempt_count: int
     queue_id: str
     last_error: str
-    def __init__(self, fairness_key: _Optional[str] = ..., weight: _Optional[int] = ..., throttle_keys: _Optional[_Iterable[str]] = ..., attempt_count: _Optional[int] = ..., queue_id: _Optional[str] = ..., last_error: _Optional[str] = ...) -> None: ...
+    lease_id: str
+    def __init__(self, fairness_key: _Optional[str] = ..., weight: _Optional[int] = ..., throttle_keys: _Optional[_Iterable[str]] = ..., attempt_count: _Optional[int] = ..., queue_id: _Optional[str] = ..., last_error: _Optional[str] = ..., lease_id: _Optional[str] = ...) -> None: ...
 
 class MessageTimestamps(_message.Message):
     __slots__ = ("enqueued_at", "leased_at")

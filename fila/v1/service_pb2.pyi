@@ -52,12 +52,14 @@ class LeaseResponse(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[_messages_pb2.Message, _Mapping]]] = ...) -> None: ...
 
 class AckBatchRequest(_message.Message):
-    __slots__ = ("queue", "message_ids")
+    __slots__ = ("queue", "message_ids", "lease_ids")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_IDS_FIELD_NUMBER: _ClassVar[int]
     queue: str
     message_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, queue: _Optional[str] = ..., message_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    lease_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, queue: _Optional[str] = ..., message_ids: _Optional[_Iterable[str]] = ..., lease_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ItemResult(_message.Message):
     __slots__ = ("message_id", "error")
@@ -74,12 +76,14 @@ class AckBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ItemResult, _Mapping]]] = ...) -> None: ...
 
 class NackItem(_message.Message):
-    __slots__ = ("message_id", "error")
+    __slots__ = ("message_id", "error", "lease_id")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     error: str
-    def __init__(self, message_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    lease_id: str
+    def __init__(self, message_id: _Optional[str] = ..., error: _Optional[str] = ..., lease_id: _Optional[str] = ...) -> None: ...
 
 class NackBatchRequest(_message.Message):
     __slots__ = ("queue", "items")
@@ -147,26 +151,30 @@ class ConsumeResponse(_message.Message):
     def __init__(self, message: _Optional[_Union[_messages_pb2.Message, _Mapping]] = ...) -> None: ...
 
 class AckRequest(_message.Message):
-    __slots__ = ("queue", "message_id")
+    __slots__ = ("queue", "message_id", "lease_id")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     queue: str
     message_id: str
-    def __init__(self, queue: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+    lease_id: str
+    def __init__(self, queue: _Optional[str] = ..., message_id: _Optional[str] = ..., lease_id: _Optional[str] = ...) -> None: ...
 
 class AckResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class NackRequest(_message.Message):
-    __slots__ = ("queue", "message_id", "error")
+    __slots__ = ("queue", "message_id", "error", "lease_id")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     queue: str
     message_id: str
     error: str
-    def __init__(self, queue: _Optional[str] = ..., message_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+    lease_id: str
+    def __init__(self, queue: _Optional[str] = ..., message_id: _Optional[str] = ..., error: _Optional[str] = ..., lease_id: _Optional[str] = ...) -> None: ...
 
 class NackResponse(_message.Message):
     __slots__ = ()

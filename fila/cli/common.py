@@ -1,0 +1,100 @@
+"""What every command shares: the global options, the connection, and reading inputs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from fila.cli.errors import usage_error
+
+if TYPE_CHECKING:
+    from fila.client import Client
+
+DEFAULT_ADDR = "127.0.0.1:5555"
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@dataclass
+class State:
+    """The root options, kept in the click context for every command below it."""
+
+    addr: str = DEFAULT_ADDR
+    api_key: str | None = None  # accepted and kept; the client does not send keys yet
+    output: Output = Output.table
+
+    @property
+    def json(self) -> bool:
+        return self.output is Output.json
+
+
+def state(ctx: typer.Context) -> State:
+    found = ctx.find_object(State)
+    return found if found is not None else State()
+
+
+@contextmanager
+def connect(ctx: typer.Context) -> Iterator[Client]:
+    """A client for the broker at --addr (imported here: `--help` and completion stay fast)."""
+    from fila.client import Client
+
+    with Client(state(ctx).addr, timeout_s=30.0) as client:
+        yield client
+
+
+def stdin_bytes() -> bytes:
+    return typer.get_binary_stream("stdin").read()
+
+
+def read_file(path: str, option: str) -> bytes:
+    """The whole of `path` (`-` is stdin), or a usage error naming the option."""
+    if path == "-":
+        return stdin_bytes()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise usage_error(f"cannot read {option} file {path!r}: {exc.strerror or exc}") from None
+
+
+def read_script(path: str | None, option: str) -> str | None:
+    """A Lua script from a file (`-` is stdin); None when the option was not given."""
+    if path is None:
+        return None
+    data = read_file(path, option)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise usage_error(f"{option} file {path!r} is not UTF-8 text") from None
+
+
+def check_one_stdin(*values: str | None) -> None:
+    if sum(1 for v in values if v in ("-", "@-")) > 1:
+        raise usage_error("only one option can read from stdin (-)")
+
+
+def parse_headers(pairs: list[str] | None) -> dict[str, str]:
+    """`k=v` pairs into a dict; a pair without `=` or with an empty name is a usage error."""
+    headers: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise usage_error(f"--header {pair!r} must look like name=value")
+        headers[name] = value
+    return headers
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
