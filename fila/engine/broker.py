@@ -96,6 +96,7 @@ class Broker(AdminOps):
         self._batch = storage.new_batch()
         self._staged = 0
         self._undo: list[Callable[[], None]] = []
+        self._staged_enqueues: list[tuple[Queue, Entry]] = []
         self.batch_no = 0  # number of the last batch written
         self._lease_heap: list[tuple[int, int, Entry, Queue]] = []
         self._lease_no = 0
@@ -154,13 +155,16 @@ class Broker(AdminOps):
         """
         if not self._staged:
             return None
-        batch, undo = self._batch, self._undo
+        batch, undo, enqueued = self._batch, self._undo, self._staged_enqueues
         self._batch, self._staged, self._undo = self.storage.new_batch(), 0, []
+        self._staged_enqueues = []
         try:
             self.storage.write(batch)
         except Unavailable:
             for fn in reversed(undo):
                 fn()
+            for q, e in reversed(enqueued):
+                self._unenqueue(q, e)
             raise
         self.batch_no += 1
         return self.batch_no
@@ -238,24 +242,32 @@ class Broker(AdminOps):
                 "([limits] max_pending_bytes); retry in a little while, as consumers catch up"
             )
 
-    def enqueue(self, queue: str, headers: dict[str, str], payload: bytes) -> str:
-        """Accept one message; durable once batch `pending_batch` is. Returns its id."""
-        q = self._queue(queue)
+    def enqueue(
+        self, queue: str, headers: dict[str, str], payload: bytes, body: bytes | None = None
+    ) -> str:
+        """Accept one message; durable once batch `pending_batch` is. Returns its id.
+
+        `body` may carry headers and payload already serialized (Message fields 2 and 3, as
+        `codec.strip_queue` cuts them from an EnqueueRequest), saving a re-encode.
+        """
+        q = self.queues.get(queue) or self._queue(queue)
         self._check_message(headers, payload)
-        self._check_room()
-        d = self._decide_enqueue(q, headers, len(payload))
+        if self.pending_bytes >= self.settings.limits.max_pending_bytes:
+            self._check_room()
+        fkey, weight, tkeys = self._decide_enqueue(q, headers, len(payload))
         seq = self.ids.next_seq()
         mid = self.ids.message_id(seq)
         now_ms = seq >> 16
-        data = codec.encode_message(
-            mid, headers, payload, d.fairness_key, d.weight, d.throttle_keys, 0, q.name, now_ms
-        )
-        self._put(st.message_key(q.qid, seq), data)
-        e = Entry(seq, mid, data, d.fairness_key, d.weight, d.throttle_keys, 0, now_ms)
+        if body is None:
+            body = codec.request_body(headers, payload)
+        data = q.encoder.encode(mid, body, fkey, weight, tkeys, now_ms)
+        self._batch.put(st.message_key(q.qid, seq), data)
+        self._staged += 1
+        e = Entry(seq, mid, data, fkey, weight, tkeys, 0, now_ms)
         q.drr.push(e)
         q.stats.enqueued += 1
         self.pending_bytes += len(data)
-        self._undo.append(lambda: self._unenqueue(q, e))
+        self._staged_enqueues.append((q, e))  # undone in bulk if the write fails
         self._dirty.add(q)
         return mid
 

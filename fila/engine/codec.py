@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from fila.v1 import messages_pb2
+from fila.v1 import messages_pb2, service_pb2
 
 _CONSUME_MESSAGE_TAG = b"\x0a"  # ConsumeResponse.message, field 1, length-delimited
 _TIMESTAMPS_TAG = b"\x2a"  # Message.timestamps, field 5
@@ -35,12 +35,15 @@ class IdGenerator:
     """Monotonic sequence numbers and the UUIDv7 text ids built from them.
 
     seq = unix_ms << 16 | counter: ordered across restarts (as long as the clock does not run
-    backwards by more than the recovered maximum), unique within one data dir.
+    backwards by more than the recovered maximum), unique within one data dir. The id is
+    UUIDv7-shaped: 48 bits of ms, version 7, the counter, variant 10, and 58 random bits
+    drawn once per process (uniqueness comes from seq; the random part keeps two data dirs'
+    ids apart).
     """
 
     def __init__(self, last_seq: int = 0) -> None:
         self.last_seq = last_seq
-        self._rand = int.from_bytes(os.urandom(8), "big") & ((1 << 46) - 1)
+        self._tail = (0b10 << 62) | (int.from_bytes(os.urandom(8), "big") & ((1 << 58) - 1))
 
     def next_seq(self) -> int:
         seq = time.time_ns() // 1_000_000 << 16
@@ -50,13 +53,8 @@ class IdGenerator:
         return seq
 
     def message_id(self, seq: int) -> str:
-        ms = seq >> 16
         counter = seq & 0xFFFF
-        # 48 bits of ms, version 7, 12 bits of counter, variant 10, 4 bits counter + 58 random.
-        hi = (ms << 16) | 0x7000 | (counter >> 4)
-        self._rand = (self._rand * 6364136223846793005 + 1442695040888963407) & ((1 << 64) - 1)
-        lo = (0b10 << 62) | ((counter & 0xF) << 58) | (self._rand >> 6)
-        h = f"{hi:016x}{lo:016x}"
+        h = "%012x7%03x%016x" % (seq >> 16, counter >> 4, self._tail | ((counter & 0xF) << 58))
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -87,6 +85,79 @@ def encode_message(
     ts.seconds, ts.nanos = divmod(enqueued_ms, 1000)
     ts.nanos *= 1_000_000
     return msg.SerializeToString()
+
+
+def _field(tag: bytes, value: bytes) -> bytes:
+    return tag + varint(len(value)) + value
+
+
+def request_body(headers: dict[str, str], payload: bytes) -> bytes:
+    """Message fields 2 (headers) and 3 (payload), serialized. EnqueueRequest uses the same
+    field numbers, so its serialized bytes minus field 1 (the queue) are exactly this."""
+    return service_pb2.EnqueueRequest(headers=headers, payload=payload).SerializeToString()
+
+
+def strip_queue(request_bytes: bytes) -> bytes:
+    """Serialized EnqueueRequest -> its headers and payload fields (drops field 1, which
+    serializers write first)."""
+    if request_bytes[:1] != b"\x0a":
+        return request_bytes
+    length, i = request_bytes[1], 2
+    if length & 0x80:  # a queue name of 128+ bytes: decode the varint properly
+        length, shift = 0, 0
+        i = 1
+        while True:
+            b = request_bytes[i]
+            i += 1
+            length |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+    return request_bytes[i + length:]
+
+
+class StoredEncoder:
+    """Builds a message's stored bytes without a protobuf object per message.
+
+    The metadata part depends only on (fairness key, weight, throttle keys, queue), so it is
+    cached per queue; the timestamp part only on the millisecond.
+    """
+
+    MAX_CACHED = 100_000
+
+    def __init__(self, queue: str) -> None:
+        self._queue_field = _field(b"\x2a", queue.encode())  # MessageMetadata.queue_id = 5
+        self._meta: dict[tuple[str, int, tuple[str, ...]], bytes] = {}
+        self._ts_ms = -1
+        self._ts = b""
+
+    def metadata(self, fkey: str, weight: int, tkeys: tuple[str, ...]) -> bytes:
+        key = (fkey, weight, tkeys)
+        meta = self._meta.get(key)
+        if meta is None:
+            inner = _field(b"\x0a", fkey.encode()) + b"\x10" + varint(weight)
+            for tk in tkeys:
+                inner += _field(b"\x1a", tk.encode())
+            inner += self._queue_field
+            meta = _field(b"\x22", inner)  # Message.metadata = 4
+            if len(self._meta) >= self.MAX_CACHED:
+                self._meta.clear()
+            self._meta[key] = meta
+        return meta
+
+    def timestamps(self, ms: int) -> bytes:
+        if ms != self._ts_ms:
+            seconds, rest = divmod(ms, 1000)
+            ts = b"\x08" + varint(seconds) + (b"\x10" + varint(rest * 1_000_000) if rest else b"")
+            self._ts = _field(b"\x2a", _field(b"\x0a", ts))  # timestamps { enqueued_at }
+            self._ts_ms = ms
+        return self._ts
+
+    def encode(self, mid: str, body: bytes, fkey: str, weight: int, tkeys: tuple[str, ...],
+               enqueued_ms: int) -> bytes:
+        """A new message (attempt 0): id + headers/payload + metadata + timestamps."""
+        return b"".join((b"\x0a\x24", mid.encode(), body, self.metadata(fkey, weight, tkeys),
+                         self.timestamps(enqueued_ms)))
 
 
 def decode_message(data: bytes) -> messages_pb2.Message:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from fila.engine.codec import StoredEncoder
 from fila.engine.drr import DrrScheduler, Entry
 from fila.engine.instruments import HookStat, RateWindow
 from fila.engine.rules import LuaLimits, QueueRules
@@ -166,6 +167,10 @@ class Queue:
     key_rates: RateWindow = field(default_factory=RateWindow)  # deliveries/s per fairness key
     rates: RateWindow = field(default_factory=RateWindow)  # "enqueued", "delivered" per second
     rates_base: tuple[int, int] = (0, 0)  # (enqueued, leased) at the last roll
+    encoder: StoredEncoder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.encoder = StoredEncoder(self.name)
 
     @property
     def is_dlq(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from lupa import lua54
 
@@ -36,8 +36,7 @@ class LuaLimits:
     time_limit_ms: int = 50
 
 
-@dataclass(frozen=True)
-class EnqueueDecision:
+class EnqueueDecision(NamedTuple):  # a tuple: built once per message, so cheap to make
     fairness_key: str
     weight: int
     throttle_keys: tuple[str, ...]
@@ -111,8 +110,16 @@ class QueueRules:
             )
         except Exception as exc:  # e.g. LuaMemoryError raised past the sandbox
             raise HookError(f"on_enqueue: {exc}") from exc
-        if not result[0]:
+        if result[0] is not True:
             raise HookError(f"on_enqueue: {result[1]}")
+        # Fast path for the usual shape: a short string key, no weight or an int, no throttle keys.
+        key = result[1]
+        if len(result) == 3 and type(key) is str and 0 < len(key) <= MAX_KEY_BYTES // 4:
+            weight = result[2]
+            if weight is None:
+                return EnqueueDecision(key, 1, ())
+            if type(weight) is int and 1 <= weight <= MAX_WEIGHT:
+                return EnqueueDecision(key, weight, ())
         return _decision(result)
 
     def on_failure(

@@ -84,7 +84,7 @@ local library = {
 -- writes go to `scratch`, which is new for every call. Every function of the script (global
 -- or local) shares this one _ENV table, so swapping its metatable covers them all.
 local function new_env(defined)
-  local scratch = {}
+  local scratch, dirty = {}, false
   local env = dsetmetatable({}, {
     __index = function(_, k)
       local v = defined[k]
@@ -103,11 +103,11 @@ local function new_env(defined)
         if v ~= nil then return v end
         return library[k]
       end,
-      __newindex = function(_, k, v) scratch[k] = v end,
+      __newindex = function(_, k, v) scratch[k] = v; dirty = true end,
       __metatable = false,
     })
   end
-  return env, seal, function() scratch = {} end
+  return env, seal, function() if dirty then scratch = {}; dirty = false end end
 end
 
 local api = {}
@@ -119,10 +119,17 @@ end
 function api.set_config(key, value) config[key] = value end
 function api.clear_config() config = {} end
 
+-- The count hook stays set on the main Lua thread (setting it per call costs more than the
+-- calls it guards); between calls the budget is "unlimited" so broker-side Lua never trips it.
+local UNLIMITED = math.huge
 local function start()
   budget_left, deadline = budget, clock() + seconds
-  sethook(hook, "", HOOK_EVERY)
 end
+local function stop()
+  budget_left, deadline = UNLIMITED, UNLIMITED
+end
+budget_left, deadline = UNLIMITED, UNLIMITED
+sethook(hook, "", HOOK_EVERY)
 
 -- Compile and run a script's chunk once; returns true, script or false, error.
 function api.compile(source, chunkname, required_function)
@@ -132,7 +139,7 @@ function api.compile(source, chunkname, required_function)
   if not chunk then return false, err end
   start()
   local ok, run_err = pcall(chunk)
-  sethook()
+  stop()
   if not ok then return false, tostring(run_err) end
   if type(defined[required_function]) ~= "function" then
     return false, chunkname .. " must define a function " .. required_function .. "(msg)"
@@ -147,7 +154,7 @@ function api.on_enqueue(script, headers, payload_size, queue)
   start()
   local ok, r = pcall(script.defined.on_enqueue,
     { headers = headers, payload_size = payload_size, queue = queue })
-  sethook()
+  stop()
   if not ok then return false, tostring(r) end
   if type(r) ~= "table" then return false, "on_enqueue must return a table, got " .. type(r) end
   local tks = r.throttle_keys
@@ -164,7 +171,7 @@ function api.on_failure(script, headers, id, attempts, queue, err)
   start()
   local ok, r = pcall(script.defined.on_failure,
     { headers = headers, id = id, attempts = attempts, queue = queue, error = err })
-  sethook()
+  stop()
   if not ok then return false, tostring(r) end
   if type(r) ~= "table" then return false, "on_failure must return a table, got " .. type(r) end
   return true, r.action, r.delay_ms

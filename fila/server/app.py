@@ -40,32 +40,17 @@ class FilaServer:
     async def startup(self) -> None:
         s = self.settings
         self.storage = Storage(s.data_dir)
-        self.broker = Broker(self.storage, s.broker_settings())
-        self.storage_stats = StorageStats()
-        self.core = CoreLoop(self.broker, self.storage, self.storage_stats)
-        self.server = grpc.aio.server(options=GRPC_OPTIONS)
-        self.auth = Auth(self.broker.api_keys, s.bootstrap_apikey)
-        self.server.add_generic_rpc_handlers(
-            [HotPath(self.core, self.auth).handler(), Admin(self.core, self.auth).handler()]
-        )
-        try:
-            creds = tls.server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
-            if creds is None:
-                self.port = self.server.add_insecure_port(s.listen_addr)
-            else:
-                self.port = self.server.add_secure_port(s.listen_addr, creds)
-        except RuntimeError as exc:
-            raise FilaError(f"cannot listen on {s.listen_addr}: {exc}") from exc
-        await self.server.start()
         self.metrics: MetricsServer | None = None
-        if s.metrics_listen.lower() not in ("off", "none", "false", ""):
-            self.metrics = MetricsServer(make_registry(self.broker, s.metrics_top_keys, self.storage_stats))
-            try:
-                await self.metrics.start(s.metrics_listen)
-            except (OSError, ValueError) as exc:
-                raise FilaError(f"cannot serve metrics on {s.metrics_listen}: {exc}") from exc
-            mhost = s.metrics_listen.rsplit(":", 1)[0]
-            log.info(f"metrics on http://{mhost}:{self.metrics.port}/metrics")
+        self.server: grpc.aio.Server | None = None
+        try:
+            self.broker = Broker(self.storage, s.broker_settings())
+            self.storage_stats = StorageStats()
+            self.core = CoreLoop(self.broker, self.storage, self.storage_stats)
+            await self._start_metrics()
+            await self._start_grpc()
+        except BaseException:
+            await self._abandon()
+            raise
         host = s.listen_addr.rsplit(":", 1)[0]
         log.info(
             f"fila listening on {host}:{self.port}, data in {Path(s.data_dir).resolve()}"
@@ -75,10 +60,51 @@ class FilaServer:
         )
         self.core.poke()  # deliver what recovery made ready
 
+    async def _start_metrics(self) -> None:
+        s = self.settings
+        if s.metrics_listen.lower() in ("off", "none", "false", ""):
+            return
+        self.metrics = MetricsServer(make_registry(self.broker, s.metrics_top_keys, self.storage_stats))
+        try:
+            await self.metrics.start(s.metrics_listen)
+        except (OSError, ValueError) as exc:
+            self.metrics = None
+            raise FilaError(f"cannot serve metrics on {s.metrics_listen}: {exc}") from exc
+        mhost = s.metrics_listen.rsplit(":", 1)[0]
+        log.info(f"metrics on http://{mhost}:{self.metrics.port}/metrics")
+
+    async def _start_grpc(self) -> None:
+        s = self.settings
+        creds = tls.server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
+        self.server = grpc.aio.server(options=GRPC_OPTIONS)
+        self.auth = Auth(self.broker.api_keys, s.bootstrap_apikey)
+        self.server.add_generic_rpc_handlers(
+            [HotPath(self.core, self.auth).handler(), Admin(self.core, self.auth).handler()]
+        )
+        try:
+            if creds is None:
+                self.port = self.server.add_insecure_port(s.listen_addr)
+            else:
+                self.port = self.server.add_secure_port(s.listen_addr, creds)
+        except RuntimeError as exc:
+            raise FilaError(f"cannot listen on {s.listen_addr}: {exc}") from exc
+        await self.server.start()
+
+    async def _abandon(self) -> None:
+        """Undo a failed startup: nothing left bound, the data dir unlocked."""
+        if self.server is not None:
+            await self.server.stop(None)
+        if self.metrics is not None:
+            await self.metrics.stop()
+        if hasattr(self, "core"):
+            await self.core.close()
+        self.storage.close()
+
     async def shutdown(self) -> None:
         log.info("shutting down: no new requests, finishing in-flight writes")
         if self.metrics is not None:
             await self.metrics.stop()
+        assert self.server is not None
         await self.server.stop(SHUTDOWN_GRACE_S)
         await self.core.close()
         self.storage.close()

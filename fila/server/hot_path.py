@@ -83,7 +83,8 @@ class HotPath:
         broker = self.broker
         try:
             self.auth.require(context, "produce", request.queue)
-            mid = broker.enqueue(request.queue, dict(request.headers), request.payload)
+            mid = broker.enqueue(request.queue, dict(request.headers), request.payload,
+                                 codec.strip_queue(request.SerializeToString()))
             await self.core.durable(broker.pending_batch)
         except FilaError as exc:
             await _abort(context, exc)
@@ -153,12 +154,14 @@ class HotPath:
         results = out.results
         accepted = False
         allowed: set[str] = set()
+        strip = codec.strip_queue
         for m in request.messages:
             try:
                 if m.queue not in allowed:
                     self.auth.require(context, "produce", m.queue)
                     allowed.add(m.queue)
-                results.add(message_id=broker.enqueue(m.queue, dict(m.headers), m.payload))
+                results.add(message_id=broker.enqueue(
+                    m.queue, dict(m.headers), m.payload, strip(m.SerializeToString())))
                 accepted = True
             except FilaError as exc:
                 results.add(error=_item_error(exc))
