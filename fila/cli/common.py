@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +15,7 @@ import typer
 from fila.cli.errors import usage_error
 
 if TYPE_CHECKING:
-    from fila.client import Client
+    from fila.client import AsyncClient, Client
 
 DEFAULT_ADDR = "127.0.0.1:5555"
 
@@ -30,7 +30,7 @@ class State:
     """The root options, kept in the click context for every command below it."""
 
     addr: str = DEFAULT_ADDR
-    api_key: str | None = None  # accepted and kept; the client does not send keys yet
+    api_key: str | None = None  # sent as `authorization: Bearer <key>`
     output: Output = Output.table
 
     @property
@@ -43,12 +43,26 @@ def state(ctx: typer.Context) -> State:
     return found if found is not None else State()
 
 
+TIMEOUT_S = 30.0
+
+
 @contextmanager
 def connect(ctx: typer.Context) -> Iterator[Client]:
     """A client for the broker at --addr (imported here: `--help` and completion stay fast)."""
     from fila.client import Client
 
-    with Client(state(ctx).addr, timeout_s=30.0) as client:
+    st = state(ctx)
+    with Client(st.addr, timeout_s=TIMEOUT_S, api_key=st.api_key) as client:
+        yield client
+
+
+@asynccontextmanager
+async def aconnect(ctx: typer.Context) -> AsyncIterator[AsyncClient]:
+    """The asyncio client, for what needs its batching and the credit-controlled Lease stream."""
+    from fila.client import AsyncClient
+
+    st = state(ctx)
+    async with AsyncClient(st.addr, timeout_s=TIMEOUT_S, api_key=st.api_key) as client:
         yield client
 
 

@@ -1,32 +1,55 @@
-"""`fila enqueue`, `fila consume`, `fila ack`, `fila nack`."""
+"""`fila enqueue`, `fila ack`, `fila nack` (`fila consume` is in consume.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from fila.cli.common import connect, parse_headers, read_file, state, stderr_is_tty, stdin_bytes
-from fila.cli.errors import usage_error
-from fila.cli.output import emit, message_doc, print_json, print_message
-
-if TYPE_CHECKING:
-    from fila.client import Client, ConsumeStream
+from fila.cli.common import (
+    aconnect,
+    connect,
+    parse_headers,
+    read_file,
+    state,
+    stderr_is_tty,
+    stdin_bytes,
+)
+from fila.cli.errors import CliError, ExitCode, usage_error
+from fila.cli.output import emit, print_json
+from fila.errors import InvalidArgument
 
 Queue = Annotated[str, typer.Argument(help="The queue.", show_default=False)]
 MessageId = Annotated[str, typer.Argument(help="The message id (as printed by `fila consume`).",
                                           show_default=False)]
+BATCH = 100  # messages per EnqueueBatch: the SDK's batch size
+_END = object()
 
 
 def _stdin_lines() -> Iterator[bytes]:
-    for raw in typer.get_binary_stream("stdin"):
-        line = raw.rstrip(b"\n").rstrip(b"\r")
-        if line:
-            yield line
+    """Non-empty lines of stdin, read with os.read from a reader thread: a daemon thread
+    blocked inside sys.stdin's buffer would crash the interpreter's exit on Ctrl-C."""
+    stream = typer.get_binary_stream("stdin")
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a real file (a test's in-memory stdin)
+        chunks = iter(stream.read, b"")
+    else:
+        chunks = iter(lambda: os.read(fd, 1 << 16), b"")
+    rest = b""
+    for chunk in chunks:
+        *lines, rest = (rest + chunk).split(b"\n")
+        for line in lines:
+            if line.rstrip(b"\r"):
+                yield line.rstrip(b"\r")
+    if rest.rstrip(b"\r"):
+        yield rest.rstrip(b"\r")
 
 
 def _payloads(payload: str | None) -> tuple[Iterator[bytes], bool]:
@@ -42,11 +65,53 @@ def _payloads(payload: str | None) -> tuple[Iterator[bytes], bool]:
     return iter([payload.encode("utf-8", "surrogateescape")]), False
 
 
+async def _batches(payloads: Iterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """Batches of what has arrived so far (at most BATCH): a fast pipe fills whole batches,
+    and a slow one (`tail -f`, a terminal) is not held back waiting for a batch to fill.
+
+    A daemon thread reads (so Ctrl-C never waits for stdin), at most 10 batches ahead."""
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue[Any] = asyncio.Queue()
+    room = threading.Semaphore(10 * BATCH)
+
+    def put(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(items.put_nowait, item)
+        except RuntimeError:  # the loop is gone: the command already ended
+            raise SystemExit from None
+
+    def read() -> None:
+        try:
+            for p in payloads:
+                room.acquire()
+                put(p)
+        except OSError as exc:
+            put(CliError(ExitCode.UNEXPECTED, f"cannot read stdin: {exc}"))
+        else:
+            put(_END)
+
+    threading.Thread(target=read, name="fila-enqueue-stdin", daemon=True).start()
+    end: Any = None
+    while end is None:
+        batch: list[bytes] = []
+        while end is None and len(batch) < BATCH and (not batch or not items.empty()):
+            item = await items.get()
+            room.release()
+            if item is _END or isinstance(item, CliError):
+                end = item
+            else:
+                batch.append(item)
+        if batch:
+            yield batch
+    if isinstance(end, CliError):
+        raise end
+
+
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[], None]]:
+def _progress(enabled: bool) -> Iterator[Callable[[int], None]]:
     """A live "enqueued N (R msg/s)" line on stderr when it is a terminal; yields `advance`."""
     if not enabled:
-        yield lambda: None
+        yield lambda n: None
         return
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
@@ -61,9 +126,42 @@ def _progress(enabled: bool) -> Iterator[Callable[[], None]]:
                   console=Console(stderr=True), transient=True,
                   redirect_stdout=out_tty, redirect_stderr=False) as bar:
         task = bar.add_task("enqueue", total=None)
-        yield lambda: bar.advance(task)
+        yield lambda n: bar.advance(task, n)
         count = bar.tasks[0].completed
     typer.echo(f"enqueued {count:,.0f} messages", err=True)
+
+
+async def _enqueue_all(ctx: typer.Context, queue: str, payloads: Iterator[bytes],
+                       headers: dict[str, str], on_id: Callable[[str], None],
+                       advance: Callable[[int], None]) -> None:
+    """Enqueue in order: one batch at a time, each durable before the next is sent.
+
+    A message the broker refuses (INVALID_ARGUMENT: too big, say) is skipped and the rest
+    go on; it is reported at the end. Any other error stops at the end of its batch."""
+    done = 0
+    refused: list[tuple[int, InvalidArgument]] = []
+    async with aconnect(ctx) as client:
+        async for batch in _batches(payloads):
+            results = await asyncio.gather(*(client.enqueue(queue, p, headers) for p in batch),
+                                           return_exceptions=True)
+            fatal: BaseException | None = None
+            for i, r in enumerate(results):
+                if isinstance(r, InvalidArgument):
+                    refused.append((done + i + 1, r))
+                elif isinstance(r, BaseException):
+                    fatal = fatal or r
+                else:
+                    on_id(r)
+            done += len(batch)
+            advance(len(batch))
+            if fatal is not None:
+                raise fatal
+    if refused:
+        n, first = refused[0]
+        what = f"message {n}: {first}" if done > 1 else str(first)
+        if len(refused) > 1 or done > 1:
+            what = f"{len(refused)} of {done} messages refused; {what}"
+        raise InvalidArgument(what)
 
 
 def enqueue(
@@ -79,7 +177,9 @@ def enqueue(
     """Enqueue messages and print their ids, one per line.
 
     Every message gets the same headers. With `-` (or no --payload and piped stdin) each
-    non-empty line of stdin is one message, enqueued in order.
+    non-empty line of stdin is one message; they are sent in batches, in order. A message
+    the broker refuses (too big, say) is skipped: the others' ids are printed, then the
+    command fails naming the first refused one.
 
     JSON: {"queue", "message_ids": [...]}
 
@@ -91,104 +191,20 @@ def enqueue(
     st = state(ctx)
     payloads, bulk = _payloads(payload)
     ids: list[str] = []
+
+    def on_id(mid: str) -> None:
+        ids.append(mid)
+        if not st.json:
+            typer.echo(mid)
+
     finished = False
     try:
-        with connect(ctx) as client, _progress(bulk and stderr_is_tty()) as advance:
-            for data in payloads:
-                ids.append(client.enqueue(queue, data, headers))
-                if not st.json:
-                    typer.echo(ids[-1])
-                advance()
+        with _progress(bulk and stderr_is_tty()) as advance:
+            asyncio.run(_enqueue_all(ctx, queue, payloads, headers, on_id, advance))
         finished = True
     finally:
         if st.json and (finished or ids):  # on an error, still say which ones made it
             print_json({"queue": queue, "message_ids": ids})
-
-
-class _IdleWatch:
-    """Closes the stream when no message has arrived for `timeout_s` seconds."""
-
-    def __init__(self, stream: ConsumeStream, timeout_s: float | None) -> None:
-        self.stream = stream
-        self.timeout_s = timeout_s
-        self.arrived = threading.Event()
-        self.done = False
-        self.thread = threading.Thread(target=self._run, name="fila-consume-idle", daemon=True)
-
-    def _run(self) -> None:
-        while not self.done:
-            if not self.arrived.wait(self.timeout_s):
-                self.stream.close()
-                return
-            self.arrived.clear()
-
-    def __enter__(self) -> _IdleWatch:
-        if self.timeout_s is not None:
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done = True
-        self.arrived.set()
-        self.stream.close()
-
-
-def _consume(client: Client, queue: str, ack: bool, limit: int | None,
-             timeout_s: float | None, docs: list[dict[str, Any]] | None) -> None:
-    """Print each message (or, for JSON, collect it into `docs`) until a limit is reached."""
-    seen = 0
-    if limit == 0:
-        return
-    stream = client.consume(queue)
-    with _IdleWatch(stream, timeout_s) as watch:
-        for msg in stream:
-            watch.arrived.set()
-            if docs is not None:
-                docs.append(message_doc(msg))
-            else:
-                print_message(msg)
-            if ack:
-                client.ack(queue, msg.id)
-            seen += 1
-            if limit is not None and seen >= limit:
-                break
-
-
-def consume(
-    ctx: typer.Context,
-    queue: Queue,
-    ack: Annotated[bool, typer.Option("--ack", help="Ack each message once it is printed.")] = False,
-    max_messages: Annotated[int | None, typer.Option(
-        "--max", "-n", min=0, help="Stop after this many messages (default: no limit).")] = None,
-    timeout_s: Annotated[float | None, typer.Option(
-        "--timeout-s", "-t", min=0.0,
-        help="Stop when no message arrives for this many seconds (default: wait forever).")] = None,
-) -> None:
-    """Lease messages from a queue and print them.
-
-    Payloads print as text, or as base64 when they are binary.
-
-    Without --ack the messages stay leased until their visibility timeout, then are delivered
-    again (counting as a failed attempt); ack them with `fila ack QUEUE ID`. The broker
-    leases up to 8 messages ahead to a stream, so with --max some more than printed may stay
-    leased until their visibility timeout.
-
-    JSON (printed when it stops): [message, ...] with each message as
-    {"id", "queue", "fairness_key", "weight", "throttle_keys", "attempt_count", "headers",
-    "payload", "payload_encoding" ("utf-8" | "base64"), "enqueued_at", "leased_at", "last_error"}
-
-    Example: fila consume emails --ack --max 10 --timeout-s 5
-    """
-    st = state(ctx)
-    docs: list[dict[str, Any]] = []
-    finished = False
-    try:
-        with connect(ctx) as client:
-            _consume(client, queue, ack, max_messages, timeout_s, docs if st.json else None)
-        finished = True
-    finally:
-        if st.json and (finished or docs):  # Ctrl-C or an error: still show what was leased
-            print_json(docs)
 
 
 def ack(ctx: typer.Context, queue: Queue, message_id: MessageId) -> None:
@@ -220,4 +236,3 @@ def nack(
         client.nack(queue, message_id, error)
     emit(state(ctx), {"queue": queue, "id": message_id, "nacked": True},
          lambda: typer.echo(f"nacked {message_id}"))
-
