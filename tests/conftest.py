@@ -10,6 +10,14 @@ from fila.client import Client
 from tests.fila_process import FilaProcess
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_brokers() -> Iterator[None]:
+    """Whatever a failing test left running is killed at the end of the session."""
+    yield
+    for proc in FilaProcess.started:
+        proc.kill()
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[FilaProcess]:
     """A real `fila serve` on a free loopback port with a temporary data dir."""

@@ -29,6 +29,8 @@ def fila_command() -> list[str]:
 class FilaProcess:
     """One broker process on a data dir; can be killed and restarted on the same dir."""
 
+    started: list[FilaProcess] = []  # every instance that ran, so a session can clean up
+
     def __init__(self, data_dir: Path, extra_args: list[str] | None = None,
                  env: dict[str, str] | None = None, config_file: Path | None = None) -> None:
         self.data_dir = data_dir
@@ -56,6 +58,7 @@ class FilaProcess:
                                      cwd=self.data_dir.parent)
         log.close()
         self.starts += 1
+        FilaProcess.started.append(self)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             text = self.log_text()

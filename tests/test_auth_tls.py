@@ -16,7 +16,7 @@ from fila.client import (
     Unavailable,
 )
 from tests.conftest import take, wait_for
-from tests.fila_process import FilaProcess
+from tests.fila_process import FilaProcess, fila_command
 
 BOOT = "boot-secret-for-tests"
 
@@ -124,6 +124,11 @@ def test_tls_and_mtls(tmp_path: Path) -> None:
             c.create_queue("q")
         with Client(tls.addr, timeout_s=2) as plain, pytest.raises(Unavailable):
             plain.list_queues()
+        cli = subprocess.run(
+            [*fila_command(), "--addr", tls.addr, "--ca-file", str(certs / "ca.pem"),
+             "--output", "json", "queue", "list"], capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        assert '"q"' in cli.stdout
     finally:
         tls.kill()
     mtls = FilaProcess(tmp_path / "mtls", extra_args=[

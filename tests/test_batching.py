@@ -136,3 +136,17 @@ def test_sdk_batches_many_concurrent_enqueues_and_acks(server: FilaProcess) -> N
             assert (stats.depth, stats.in_flight, stats.totals["acked"]) == (0, 0, 500)
 
     asyncio.run(run())
+
+
+def test_sync_lease_with_credit_one_strands_nothing(client: Client) -> None:
+    client.create_queue("q")
+    ids = [client.enqueue("q", str(i)) for i in range(5)]
+    with client.lease("q", credit=1) as stream:
+        first = next(iter(stream))
+        assert first.id == ids[0] and first.lease_id
+        assert client.get_stats("q").in_flight == 1  # nothing leased beyond what we hold
+    # Close first, then ack the last message: an ack on an open stream frees its credit and
+    # the broker sends the next message at once.
+    client.ack("q", first.id, first.lease_id)
+    stats = client.get_stats("q")
+    assert (stats.in_flight, stats.depth) == (0, 4)

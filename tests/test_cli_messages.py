@@ -16,7 +16,7 @@ from tests.test_cli import TENANT_HOOK, assert_error, fila, fila_json
 
 MESSAGE_FIELDS = {"id", "queue", "fairness_key", "weight", "throttle_keys", "attempt_count",
                   "headers", "payload", "payload_encoding", "enqueued_at", "leased_at",
-                  "last_error"}
+                  "last_error", "lease_id"}
 
 
 def test_enqueue_one_message_with_headers(server: FilaProcess, client: Client) -> None:

@@ -110,6 +110,7 @@ def test_redrive_moves_back_reruns_on_enqueue_and_resets_attempts(client: Client
     assert [m.id for m in got] == ids[:2]
     assert all(m.attempt_count == 0 and m.fairness_key == "again-t" for m in got)
     assert client.redrive("jobs.dlq") == 1  # 0 = all that is left
+    assert client.redrive("jobs.dlq") == 0  # an empty DLQ answers at once
     with pytest.raises(FailedPrecondition, match="not a dead-letter queue"):
         client.redrive("jobs")
     with pytest.raises(NotFound):

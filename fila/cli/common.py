@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -32,6 +32,14 @@ class State:
     addr: str = DEFAULT_ADDR
     api_key: str | None = None  # sent as `authorization: Bearer <key>`
     output: Output = Output.table
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        return {"api_key": self.api_key, "tls": self.tls, "ca_file": self.ca_file,
+                "cert_file": self.cert_file, "key_file": self.key_file}
 
     @property
     def json(self) -> bool:
@@ -52,7 +60,7 @@ def connect(ctx: typer.Context) -> Iterator[Client]:
     from fila.client import Client
 
     st = state(ctx)
-    with Client(st.addr, timeout_s=TIMEOUT_S, api_key=st.api_key) as client:
+    with Client(st.addr, timeout_s=TIMEOUT_S, **st.client_options()) as client:
         yield client
 
 
@@ -62,7 +70,7 @@ async def aconnect(ctx: typer.Context) -> AsyncIterator[AsyncClient]:
     from fila.client import AsyncClient
 
     st = state(ctx)
-    async with AsyncClient(st.addr, timeout_s=TIMEOUT_S, api_key=st.api_key) as client:
+    async with AsyncClient(st.addr, timeout_s=TIMEOUT_S, **st.client_options()) as client:
         yield client
 
 

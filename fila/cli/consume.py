@@ -37,7 +37,7 @@ async def _consume(ctx: typer.Context, queue: str, ack: bool, limit: int | None,
                 timer = loop.call_later(timeout_s, stream.close)
 
         acks: list[asyncio.Task[None]] = []
-        held: list[str] = []
+        held: list[tuple[str, str]] = []
         seen = 0
         rearm()
         try:
@@ -49,24 +49,24 @@ async def _consume(ctx: typer.Context, queue: str, ack: bool, limit: int | None,
                 else:
                     print_message(msg)
                 if ack and (limit is None or len(acks) + 1 + credit <= limit):
-                    acks.append(asyncio.create_task(_ack(client, queue, msg.id)))
+                    acks.append(asyncio.create_task(_ack(client, queue, msg.id, msg.lease_id)))
                 elif ack:
-                    held.append(msg.id)
+                    held.append((msg.id, msg.lease_id))
                 if limit is not None and seen >= limit:
                     break
         finally:
             if timer is not None:
                 timer.cancel()
             stream.close()
-            acks += [asyncio.create_task(_ack(client, queue, mid)) for mid in held]
+            acks += [asyncio.create_task(_ack(client, queue, mid, lid)) for mid, lid in held]
             results = await asyncio.gather(*acks, return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException):
                 raise r
 
 
-async def _ack(client: AsyncClient, queue: str, message_id: str) -> None:
-    await client.ack(queue, message_id)
+async def _ack(client: AsyncClient, queue: str, message_id: str, lease_id: str) -> None:
+    await client.ack(queue, message_id, lease_id)
 
 
 def consume(

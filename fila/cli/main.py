@@ -54,6 +54,17 @@ def _root(
     output: Annotated[Output, typer.Option(
         "--output", "-o", envvar="FILA_OUTPUT", case_sensitive=False,
         help="table for people, json for scripts (one JSON document per command).")] = Output.table,
+    tls: Annotated[bool, typer.Option(
+        "--tls", envvar="FILA_TLS", help="Connect with TLS (implied by any of the files below).")] = False,
+    ca_file: Annotated[str | None, typer.Option(
+        "--ca-file", envvar="FILA_CA_FILE", show_default=False,
+        help="PEM CA to trust for the broker's certificate.")] = None,
+    cert_file: Annotated[str | None, typer.Option(
+        "--cert-file", envvar="FILA_CERT_FILE", show_default=False,
+        help="PEM client certificate, for brokers that require one (mTLS).")] = None,
+    key_file: Annotated[str | None, typer.Option(
+        "--key-file", envvar="FILA_KEY_FILE", show_default=False,
+        help="PEM private key of the client certificate.")] = None,
 ) -> None:
     """Fila: a message broker with fair scheduling and per-key throttling.
 
@@ -62,4 +73,5 @@ def _root(
 
     Example: fila --addr 127.0.0.1:5555 --output json queue list
     """
-    ctx.obj = State(addr=addr, api_key=api_key, output=output)
+    ctx.obj = State(addr=addr, api_key=api_key, output=output, tls=tls, ca_file=ca_file,
+                    cert_file=cert_file, key_file=key_file)

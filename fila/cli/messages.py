@@ -207,7 +207,12 @@ def enqueue(
             print_json({"queue": queue, "message_ids": ids})
 
 
-def ack(ctx: typer.Context, queue: Queue, message_id: MessageId) -> None:
+LeaseId = Annotated[str, typer.Option(
+    "--lease-id", help="The lease_id it was delivered with: refuse the ack if that lease "
+    "expired and the message went to another consumer.")]
+
+
+def ack(ctx: typer.Context, queue: Queue, message_id: MessageId, lease_id: LeaseId = "") -> None:
     """Acknowledge a leased message: it is done and leaves the queue.
 
     JSON: {"queue", "id", "acked": true}
@@ -215,7 +220,7 @@ def ack(ctx: typer.Context, queue: Queue, message_id: MessageId) -> None:
     Example: fila ack emails 0190c8a2-7d4e-7b1a-9f3e-2a4b5c6d7e8f
     """
     with connect(ctx) as client:
-        client.ack(queue, message_id)
+        client.ack(queue, message_id, lease_id)
     emit(state(ctx), {"queue": queue, "id": message_id, "acked": True},
          lambda: typer.echo(f"acked {message_id}"))
 
@@ -223,6 +228,7 @@ def ack(ctx: typer.Context, queue: Queue, message_id: MessageId) -> None:
 def nack(
     ctx: typer.Context, queue: Queue, message_id: MessageId,
     error: Annotated[str, typer.Option("--error", "-e", help="Why it failed (on_failure sees it).")] = "",
+    lease_id: LeaseId = "",
 ) -> None:
     """Fail a leased message: it is retried later or dead-lettered.
 
@@ -233,6 +239,6 @@ def nack(
     Example: fila nack emails 0190c8a2-7d4e-7b1a-9f3e-2a4b5c6d7e8f --error 'smtp 451'
     """
     with connect(ctx) as client:
-        client.nack(queue, message_id, error)
+        client.nack(queue, message_id, error, lease_id)
     emit(state(ctx), {"queue": queue, "id": message_id, "nacked": True},
          lambda: typer.echo(f"nacked {message_id}"))

@@ -92,7 +92,7 @@ def iso(ts: datetime | None) -> str | None:
 def message_doc(m: Message) -> dict[str, Any]:
     """One message as JSON: id, queue, fairness_key, weight, throttle_keys, attempt_count,
     headers, payload, payload_encoding ("utf-8" or "base64"), enqueued_at, leased_at (ISO 8601
-    UTC or null) and last_error."""
+    UTC or null), last_error and lease_id (empty unless leased)."""
     text, encoding = payload_view(m.payload)
     return {
         "id": m.id,
@@ -107,6 +107,7 @@ def message_doc(m: Message) -> dict[str, Any]:
         "enqueued_at": iso(m.enqueued_at),
         "leased_at": iso(m.leased_at),
         "last_error": m.last_error,
+        "lease_id": m.lease_id,
     }
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -48,6 +49,28 @@ class ConsumeStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LeaseStream(ConsumeStream):
+    """The credit-controlled Lease stream: batches of messages, at most `credit` unacked."""
+
+    def __init__(self, call: Any, done: threading.Event) -> None:
+        super().__init__(call)
+        self._done = done
+
+    def __iter__(self) -> Iterator[Message]:
+        try:
+            for resp in self._call:
+                for m in resp.messages:
+                    yield Message.from_proto(m)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise translate(exc) from None
+
+    def close(self) -> None:
+        self._done.set()
+        super().close()
 
 
 class Client(AdminCalls):
@@ -88,8 +111,24 @@ class Client(AdminCalls):
             return self._hot.Enqueue(rq.enqueue(queue, payload, headers), timeout=self.timeout_s).message_id
 
     def consume(self, queue: str) -> ConsumeStream:
-        """Open a lease stream on `queue`."""
+        """Open the classic lease stream on `queue` (works with every Fila broker).
+
+        The broker keeps up to 8 messages leased ahead of what you have acked; if you stop
+        early, those stay leased until their visibility timeout. `lease()` lets you choose.
+        """
         return ConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
+
+    def lease(self, queue: str, credit: int = 1, max_batch: int = 100) -> LeaseStream:
+        """A lease stream holding at most `credit` unacknowledged messages at once: with the
+        default of 1 a consumer never holds a message it has not seen."""
+        done = threading.Event()
+        first = service_pb2.LeaseRequest(queue=queue, credit=credit, max_batch=max_batch)
+
+        def requests() -> Iterator[service_pb2.LeaseRequest]:
+            yield first
+            done.wait()  # keep our side of the stream open until closed
+
+        return LeaseStream(self._hot.Lease(requests()), done)
 
     def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge (delete) a leased message. With `lease_id` (from the delivered

@@ -59,7 +59,7 @@ class Admin:
         self.auth = auth
 
     async def _durable(self) -> None:
-        await self.core.durable(self.broker.pending_batch)
+        await self.core.settled()
 
     async def create_queue(self, req: pb.CreateQueueRequest, ctx: Any) -> pb.CreateQueueResponse:
         name = self.broker.create_queue(req.name, settings_from_proto(req.config))

@@ -84,6 +84,12 @@ class CoreLoop:
 
     # -- durability -------------------------------------------------------------------------
 
+    async def settled(self) -> None:
+        """Return once everything staged so far (or, with nothing staged, everything written
+        so far) is on disk: what a handler awaits before it answers."""
+        b = self.broker
+        await self.durable(b.pending_batch if b.staged else b.batch_no)
+
     async def durable(self, n: int) -> None:
         """Return once batch n is on disk; raise Unavailable if writing or syncing it failed."""
         if n <= self._durable:

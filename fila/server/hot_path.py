@@ -85,7 +85,7 @@ class HotPath:
             self.auth.require(context, "produce", request.queue)
             mid = broker.enqueue(request.queue, dict(request.headers), request.payload,
                                  codec.strip_queue(request.SerializeToString()))
-            await self.core.durable(broker.pending_batch)
+            await self.core.settled()
         except FilaError as exc:
             await _abort(context, exc)
         return pb.EnqueueResponse(message_id=mid)
@@ -94,7 +94,7 @@ class HotPath:
         try:
             self.auth.require(context, "consume", request.queue)
             self.broker.ack(request.queue, request.message_id, request.lease_id)
-            await self.core.durable(self.broker.pending_batch)
+            await self.core.settled()
         except FilaError as exc:
             await _abort(context, exc)
         return pb.AckResponse()
@@ -103,7 +103,7 @@ class HotPath:
         try:
             self.auth.require(context, "consume", request.queue)
             self.broker.nack(request.queue, request.message_id, request.error, request.lease_id)
-            await self.core.durable(self.broker.pending_batch)
+            await self.core.settled()
         except FilaError as exc:
             await _abort(context, exc)
         return pb.NackResponse()
@@ -167,7 +167,7 @@ class HotPath:
                 results.add(error=_item_error(exc))
         if accepted:
             try:
-                await self.core.durable(broker.pending_batch)
+                await self.core.settled()
             except FilaError as exc:
                 await _abort(context, exc)  # nothing of this batch is confirmed
         return out
@@ -190,7 +190,7 @@ class HotPath:
             except FilaError as exc:
                 results.add(message_id=mid, error=_item_error(exc))
         if changed:
-            await self.core.durable(self.broker.pending_batch)
+            await self.core.settled()
         return out
 
     async def ack_batch(self, request: pb.AckBatchRequest, context: grpc.aio.ServicerContext) -> Any:
