@@ -17,6 +17,7 @@ def serve(
     tls_cert: Annotated[str | None, typer.Option("--tls-cert", help="PEM certificate: serve TLS ([tls] cert_file).")] = None,
     tls_key: Annotated[str | None, typer.Option("--tls-key", help="PEM private key ([tls] key_file).")] = None,
     tls_ca: Annotated[str | None, typer.Option("--tls-ca", help="PEM CA: require client certificates signed by it ([tls] ca_file).")] = None,
+    otlp_endpoint: Annotated[str | None, typer.Option("--otlp-endpoint", help="Export traces over OTLP/gRPC to this endpoint (needs fila[tracing]; env OTEL_EXPORTER_OTLP_ENDPOINT).")] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="debug, info, warning or error.")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="text or json.")] = None,
 ) -> None:
@@ -30,7 +31,8 @@ def serve(
     try:
         s = settings.load(config, listen, data_dir, log_level, log_format,
                           metrics_listen=metrics_listen, tls_cert_file=tls_cert,
-                          tls_key_file=tls_key, tls_ca_file=tls_ca)
+                          tls_key_file=tls_key, tls_ca_file=tls_ca,
+                          otlp_endpoint=otlp_endpoint)
     except FilaError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -54,7 +54,8 @@ class IdGenerator:
 
     def message_id(self, seq: int) -> str:
         counter = seq & 0xFFFF
-        h = "%012x7%03x%016x" % (seq >> 16, counter >> 4, self._tail | ((counter & 0xF) << 58))
+        tail = self._tail | ((counter & 0xF) << 58)
+        h = f"{seq >> 16:012x}7{counter >> 4:03x}{tail:016x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

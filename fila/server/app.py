@@ -20,6 +20,7 @@ from fila.server.core_loop import CoreLoop
 from fila.server.hot_path import HotPath
 from fila.server.metrics import MetricsServer, StorageStats, make_registry
 from fila.server.settings import ServerSettings
+from fila.server.tracing import make_tracing
 
 log = logging.getLogger("fila.server")
 
@@ -46,6 +47,7 @@ class FilaServer:
             self.broker = Broker(self.storage, s.broker_settings())
             self.storage_stats = StorageStats()
             self.core = CoreLoop(self.broker, self.storage, self.storage_stats)
+            self.tracing = make_tracing(self.settings.otlp_endpoint)
             await self._start_metrics()
             await self._start_grpc()
         except BaseException:
@@ -79,7 +81,8 @@ class FilaServer:
         self.server = grpc.aio.server(options=GRPC_OPTIONS)
         self.auth = Auth(self.broker.api_keys, s.bootstrap_apikey)
         self.server.add_generic_rpc_handlers(
-            [HotPath(self.core, self.auth).handler(), Admin(self.core, self.auth).handler()]
+            [HotPath(self.core, self.auth, self.tracing).handler(),
+             Admin(self.core, self.auth).handler()]
         )
         try:
             if creds is None:
@@ -108,6 +111,8 @@ class FilaServer:
         await self.server.stop(SHUTDOWN_GRACE_S)
         await self.core.close()
         self.storage.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         log.info("stopped")
 
     async def main_loop(self) -> None:

@@ -16,6 +16,7 @@ from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
 from fila.server.decode import BadRequest, safe
 from fila.server.status import code_for
+from fila.server.tracing import Tracing
 from fila.v1 import service_pb2 as pb
 
 # Credit-based flow control for the classic Consume stream: how many messages one stream may
@@ -74,10 +75,11 @@ async def _abort(context: grpc.aio.ServicerContext, exc: FilaError) -> None:
 
 
 class HotPath:
-    def __init__(self, core: CoreLoop, auth: Auth) -> None:
+    def __init__(self, core: CoreLoop, auth: Auth, tracing: Tracing | None = None) -> None:
         self.core = core
         self.broker = core.broker
         self.auth = auth
+        self.tracing = tracing
 
     async def enqueue(self, request: pb.EnqueueRequest, context: grpc.aio.ServicerContext) -> pb.EnqueueResponse:
         broker = self.broker
@@ -135,6 +137,8 @@ class HotPath:
                     e = consumer.outbox.pop(0)
                     if e.state != Entry.LEASED or e.consumer is not consumer:
                         continue  # its lease ended before we got to send it
+                    if self.tracing is not None:
+                        self._lease_span(context, request.queue, 1)
                     yield codec.lease_frame(e.data, time.time_ns() // 1_000_000, e.token)
         finally:
             broker.remove_consumer(consumer)
@@ -284,11 +288,34 @@ class HotPath:
                     frames = [codec.lease_frame(e.data, now_ms, e.token) for e in batch
                               if e.state == Entry.LEASED and e.consumer is consumer]
                     if frames:
+                        if self.tracing is not None:
+                            self._lease_span(context, first.queue, len(frames))
                         yield b"".join(frames)
         finally:
             reader.cancel()
             broker.remove_consumer(consumer)
             self.core.poke()
+
+    def _lease_span(self, context: Any, queue: str, n: int) -> None:
+        assert self.tracing is not None
+        with self.tracing.span("fila.lease", context, **{"fila.queue": queue, "fila.messages": n}):
+            pass
+
+    def _traced(self, name: str, fn: Any) -> Any:
+        """fn wrapped in a span named `name` when tracing is on; fn itself when it is off."""
+        tracing = self.tracing
+        if tracing is None:
+            return fn
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            attrs = {"fila.queue": getattr(request, "queue", "")}
+            for field in ("messages", "message_ids", "items"):
+                if hasattr(request, field):
+                    attrs["fila.messages"] = len(getattr(request, field))
+            with tracing.span(name, context, **attrs):
+                return await fn(request, context)
+
+        return call
 
     def handler(self) -> grpc.GenericRpcHandler:
         identity: Any = None  # bytes are already serialized
@@ -296,7 +323,7 @@ class HotPath:
             "fila.v1.FilaService",
             {
                 "Enqueue": grpc.unary_unary_rpc_method_handler(
-                    _rejecting_bad(self.enqueue),
+                    _rejecting_bad(self._traced("fila.enqueue", self.enqueue)),
                     request_deserializer=safe(pb.EnqueueRequest),
                     response_serializer=pb.EnqueueResponse.SerializeToString,
                 ),
@@ -306,18 +333,19 @@ class HotPath:
                     response_serializer=identity,
                 ),
                 "Ack": grpc.unary_unary_rpc_method_handler(
-                    _rejecting_bad(self.ack),
+                    _rejecting_bad(self._traced("fila.ack", self.ack)),
                     request_deserializer=safe(pb.AckRequest),
                     response_serializer=pb.AckResponse.SerializeToString,
                 ),
                 "Nack": grpc.unary_unary_rpc_method_handler(
-                    _rejecting_bad(self.nack),
+                    _rejecting_bad(self._traced("fila.nack", self.nack)),
                     request_deserializer=safe(pb.NackRequest),
                     response_serializer=pb.NackResponse.SerializeToString,
                 ),
-                "EnqueueBatch": _unary(self.enqueue_batch, pb.EnqueueBatchRequest),
-                "AckBatch": _unary(self.ack_batch, pb.AckBatchRequest),
-                "NackBatch": _unary(self.nack_batch, pb.NackBatchRequest),
+                "EnqueueBatch": _unary(self._traced("fila.enqueue", self.enqueue_batch),
+                                       pb.EnqueueBatchRequest),
+                "AckBatch": _unary(self._traced("fila.ack", self.ack_batch), pb.AckBatchRequest),
+                "NackBatch": _unary(self._traced("fila.nack", self.nack_batch), pb.NackBatchRequest),
                 "ExtendLease": _unary(self.extend_lease, pb.ExtendLeaseRequest),
                 "Lease": grpc.stream_stream_rpc_method_handler(
                     self.lease,

@@ -34,6 +34,9 @@ files keep working). Environment overrides are read here and nowhere else.
     key_file = "server.key"
     ca_file = "ca.pem"              # optional: require client certificates (mTLS)
 
+    [tracing]
+    otlp_endpoint = "http://127.0.0.1:4317"  # OTLP/gRPC; also env OTEL_EXPORTER_OTLP_ENDPOINT
+
     [log]
     level = "info"                  # debug, info, warning, error
     format = "text"                 # or "json"
@@ -67,6 +70,7 @@ class ServerSettings:
     breaker_cooldown_ms: int = 10_000
     metrics_listen: str = DEFAULT_METRICS_LISTEN
     metrics_top_keys: int = 50
+    otlp_endpoint: str = ""
     bootstrap_apikey: str = ""
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -114,6 +118,7 @@ def load(
     tls_cert_file: str | None = None,
     tls_key_file: str | None = None,
     tls_ca_file: str | None = None,
+    otlp_endpoint: str | None = None,
 ) -> ServerSettings:
     """Build settings from the file, the environment and explicit values (flags)."""
     env = dict(os.environ) if env is None else env
@@ -133,6 +138,7 @@ def load(
         logsec = _section(doc, "log")
         metrics = _section(doc, "metrics")
         auth = _section(doc, "auth")
+        tracing = _section(doc, "tracing")
         tls = _section(doc, "tls")
         cooldown = lua.pop("breaker_cooldown_ms", s.breaker_cooldown_ms)
         s = replace(
@@ -146,6 +152,7 @@ def load(
             breaker_cooldown_ms=int(cooldown),
             metrics_listen=str(metrics.get("listen_addr", s.metrics_listen)),
             metrics_top_keys=int(metrics.get("top_keys", s.metrics_top_keys)),
+            otlp_endpoint=str(tracing.get("otlp_endpoint", "")),
             bootstrap_apikey=str(auth.get("bootstrap_apikey", "")),
             tls_cert_file=str(tls.get("cert_file", "")),
             tls_key_file=str(tls.get("key_file", "")),
@@ -171,6 +178,10 @@ def load(
         s = replace(s, metrics_listen=env["FILA_METRICS_LISTEN"])
     if metrics_listen:
         s = replace(s, metrics_listen=metrics_listen)
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        s = replace(s, otlp_endpoint=env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    if otlp_endpoint:
+        s = replace(s, otlp_endpoint=otlp_endpoint)
     if env.get("FILA_BOOTSTRAP_APIKEY"):
         s = replace(s, bootstrap_apikey=env["FILA_BOOTSTRAP_APIKEY"])
     if tls_cert_file:

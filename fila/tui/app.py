@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import work
 from textual.app import App
@@ -29,7 +30,7 @@ from fila.tui.widgets import FilterInput
 
 
 class FilaTop(App[None]):
-    CSS_PATH = "fila_top.tcss"
+    CSS_PATH = Path(__file__).with_name("fila_top.tcss")  # absolute: subclasses elsewhere work
     TITLE = "fila top"
     BINDINGS = [
         Binding("q", "quit", "Quit"),

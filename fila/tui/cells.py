@@ -65,14 +65,15 @@ def bar(fraction: float, width: int) -> str:
     return text.ljust(width)
 
 
-def share(fair: float, actual: float, width: int = 20) -> Text:
+def share(fair: float, actual: float, width: int = 10) -> Text:
     """Actual share as a bar, fair share as a `│` mark on it, then "actual / fair"."""
     cells = list(bar(actual, width))
     mark = min(width - 1, round(fair * width))
     cells[mark] = "│" if cells[mark] == " " else "┃"
     style = "green" if actual >= fair * 0.9 else "yellow"
-    text = Text("".join(cells), style=style)
-    text.append(f" {actual:4.0%} / {fair:4.0%}", style="")
+    text = Text()
+    text.append("".join(cells), style=style)
+    text.append(f" {actual:4.0%} / {fair:4.0%}")
     return text
 
 
@@ -80,8 +81,9 @@ def level(tokens: float, burst: float, width: int = 10) -> Text:
     """A token bucket's fill level: tokens out of burst."""
     fraction = tokens / burst if burst > 0 else 0.0
     style = "green" if fraction >= 0.5 else "yellow" if fraction >= 0.1 else "red"
-    text = Text(bar(fraction, width), style=style)
-    text.append(f" {tokens:,.1f}/{burst:g}", style="")
+    text = Text()
+    text.append(bar(fraction, width), style=style)
+    text.append(f" {tokens:,.1f}/{burst:g}")
     return text
 
 

@@ -21,7 +21,7 @@ from fila.tui.app import FilaTop
 from fila.tui.poller import HISTORY_POLLS
 
 ADDR = "127.0.0.1:5555"
-SCREENSHOT_SIZE = (120, 36)
+SCREENSHOT_SIZE = (120, 30)
 # A slow wave, in tenths: deterministic on every platform (no floating-point sin()).
 WAVE = (6, 7, 8, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 3, 2, 3, 4, 5, 5, 6)
 

@@ -27,8 +27,8 @@ def key_columns() -> Columns[KeyStats]:
         Column("pending", lambda k: cells.count(k.pending), lambda k: k.pending),
         Column("weight", lambda k: cells.count(k.weight), lambda k: k.weight),
         Column("deficit", lambda k: cells.count(k.deficit), lambda k: k.deficit),
-        Column("delivered/s", lambda k: cells.rate(k.delivery_rate), lambda k: k.delivery_rate),
-        Column("actual share / fair share", lambda k: cells.share(k.fair_share, k.actual_share),
+        Column("deliver/s", lambda k: cells.rate(k.delivery_rate), lambda k: k.delivery_rate),
+        Column("share: actual / fair", lambda k: cells.share(k.fair_share, k.actual_share),
                lambda k: k.actual_share),
     ])
 
@@ -73,7 +73,7 @@ def summary(s: QueueStats, rounds_per_s: float | None) -> Text:
         for label, value in pairs:
             text.append(f"{label} ", style="dim")
             text.append(value.plain, style=value.style)
-            text.append("   ")
+            text.append("  ")
     return text
 
 

@@ -42,7 +42,7 @@ def queue_columns() -> Columns[QueueRow]:
                lambda r: r.stats.enqueue_rate),
         Column("deliver/s", lambda r: cells.rate(r.stats.delivery_rate),
                lambda r: r.stats.delivery_rate),
-        Column(f"deliveries, last {HISTORY_POLLS} polls", lambda r: cells.spark(r.delivery_history)),
+        Column(f"trend, {HISTORY_POLLS} polls", lambda r: cells.spark(r.delivery_history, 15)),
     ])
 
 

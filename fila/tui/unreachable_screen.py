@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Center, Middle
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -16,7 +16,7 @@ class UnreachableScreen(Screen[None]):
         self.paused = paused
 
     def compose(self) -> ComposeResult:
-        with Middle(), Center(id="unreachable"):
+        with Vertical(id="unreachable"):
             yield Static(self._title(), id="unreachable-title")
             yield Static(self.detail, id="unreachable-detail")
         yield Footer()

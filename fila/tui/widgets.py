@@ -117,6 +117,7 @@ class FilterInput(Input):
 
     def __init__(self, placeholder: str) -> None:
         super().__init__(placeholder=placeholder, id="filter")
+        self.border_title = "filter: Enter keeps it, Esc clears it"
         self.display = False
 
     def open(self) -> None:
