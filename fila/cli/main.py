@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fila.cli import config, consume, dlq, messages, queue, stats, throttle
+from fila.cli import config, consume, dlq, explain, lua, messages, queue, stats, throttle
 from fila.cli import demo as demo_cmd
 from fila.cli import serve as serve_cmd
 from fila.cli.common import DEFAULT_ADDR, Output, State
@@ -27,6 +27,8 @@ app = typer.Typer(
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
 app.add_typer(queue.app, name="queue")
+app.command("explain")(explain.explain)
+app.add_typer(lua.app, name="lua")
 app.command("enqueue")(messages.enqueue)
 app.command("consume")(consume.consume)
 app.command("ack")(messages.ack)
