@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -16,7 +16,7 @@ from fila.errors import FilaError
 app = typer.Typer(help="Debug Lua hooks.", no_args_is_help=True, rich_markup_mode=None)
 
 
-class Hook(str, Enum):
+class Hook(StrEnum):
     on_enqueue = "on_enqueue"
     on_failure = "on_failure"
 
