@@ -13,7 +13,9 @@ from fila.cli.errors import ExitCode, fail
 from fila.cli.output import emit, fields
 from fila.errors import FilaError
 
-app = typer.Typer(help="Debug Lua hooks.", no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(
+    help="Debug Lua hooks.\n\nExample: fila lua test hooks/tenant.lua -H tenant=acme",
+    no_args_is_help=True, rich_markup_mode=None)
 
 
 class Hook(StrEnum):

@@ -14,6 +14,7 @@ import typer
 from fila.cli import config, consume, dlq, explain, lua, messages, queue, stats, throttle
 from fila.cli import demo as demo_cmd
 from fila.cli import serve as serve_cmd
+from fila.cli import top as top_cmd
 from fila.cli.common import DEFAULT_ADDR, Output, State
 from fila.cli.errors import FilaGroup
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(demo_cmd.demo)
+app.command("top")(top_cmd.top)
 app.add_typer(queue.app, name="queue")
 app.command("explain")(explain.explain)
 app.add_typer(lua.app, name="lua")

@@ -26,4 +26,5 @@ def top(
         raise usage_error("--interval-s must be more than 0")
     from fila.tui import run  # imported here: `--help` and completion stay fast
 
-    run(state(ctx).addr, interval_s=interval_s)
+    st = state(ctx)
+    run(st.addr, interval_s=interval_s, **st.client_options())

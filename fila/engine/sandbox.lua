@@ -8,12 +8,13 @@
 -- message. Returns the table of entry points the Python side calls (fila/engine/rules.py).
 local sethook, clock, load = debug.sethook, os.clock, load
 local pcall, xpcall, error, type, tostring, select = pcall, xpcall, error, type, tostring, select
-local setmetatable, getmetatable, rawget, pairs = setmetatable, getmetatable, rawget, pairs
+local setmetatable, getmetatable, rawget, rawlen, pairs = setmetatable, getmetatable, rawget, rawlen, pairs
 local pack, unpack = table.pack, table.unpack
 local cocreate, cowrap = coroutine.create, coroutine.wrap
 local dsetmetatable = debug.setmetatable
 
 local HOOK_EVERY = 1000
+local MAX_THROTTLE_KEYS = 16
 local budget, seconds = 100000, 0.05 -- replaced by configure()
 local budget_left, deadline = 0, 0
 local config = {} -- runtime config, mirrored from the broker for fila.get
@@ -25,8 +26,27 @@ local function hook()
 end
 
 -- The string metatable is shared by every string: hide it so a script cannot reach the
--- string library through getmetatable("") and change it for everyone.
+-- string library through getmetatable("") and change it for everyone. Its __index is the
+-- real string table, which ("").dump would reach: remove dump there too.
 getmetatable("").__metatable = false
+string.dump = nil
+
+-- A __gc finalizer would run whenever the collector gets to it, perhaps outside any hook's
+-- budget: scripts may not register one.
+local function safe_setmetatable(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not allowed in Fila hooks", 2)
+  end
+  return setmetatable(t, mt)
+end
+
+-- An error value as text, without running a script's __tostring outside its budget.
+local function describe(err)
+  local t = type(err)
+  if t == "string" then return err end
+  if t == "number" or t == "boolean" or t == "nil" then return tostring(err) end
+  return "error object of type " .. t
+end
 
 local function copy(t, except)
   local c = {}
@@ -49,6 +69,14 @@ local function safe_xpcall(...)
   return unpack(r, 1, r.n)
 end
 
+-- resume, like pcall, must not swallow a spent budget.
+local coresume = coroutine.resume
+local function safe_resume(...)
+  local r = pack(coresume(...))
+  if spent() then error("instruction budget exceeded", 0) end
+  return unpack(r, 1, r.n)
+end
+
 -- Coroutines run on their own Lua thread, which has no hook unless we set one.
 local function hooked_create(f)
   local co = cocreate(f)
@@ -57,9 +85,8 @@ local function hooked_create(f)
 end
 local function hooked_wrap(f)
   local co = hooked_create(f)
-  local resume = coroutine.resume
   return function(...)
-    local r = pack(resume(co, ...))
+    local r = pack(safe_resume(co, ...))
     if not r[1] then error(r[2], 0) end
     return unpack(r, 2, r.n)
   end
@@ -68,12 +95,13 @@ local _ = cowrap
 
 local safe_coroutine = copy(coroutine)
 safe_coroutine.create, safe_coroutine.wrap = hooked_create, hooked_wrap
+safe_coroutine.resume = safe_resume
 
 local library = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
   pcall = safe_pcall, xpcall = safe_xpcall, select = select, tonumber = tonumber,
   tostring = tostring, type = type, rawequal = rawequal, rawget = rawget, rawlen = rawlen,
-  setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
+  setmetatable = safe_setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
   math = copy(math), string = copy(string, { dump = true }), table = copy(table),
   utf8 = copy(utf8), coroutine = safe_coroutine,
   fila = { get = function(key) return config[key] end },
@@ -140,8 +168,8 @@ function api.compile(source, chunkname, required_function)
   start()
   local ok, run_err = pcall(chunk)
   stop()
-  if not ok then return false, tostring(run_err) end
-  if type(defined[required_function]) ~= "function" then
+  if not ok then return false, describe(run_err) end
+  if type(rawget(defined, required_function)) ~= "function" then
     return false, chunkname .. " must define a function " .. required_function .. "(msg)"
   end
   seal()
@@ -155,14 +183,21 @@ function api.on_enqueue(script, headers, payload_size, queue)
   local ok, r = pcall(script.defined.on_enqueue,
     { headers = headers, payload_size = payload_size, queue = queue })
   stop()
-  if not ok then return false, tostring(r) end
+  if not ok then return false, describe(r) end
   if type(r) ~= "table" then return false, "on_enqueue must return a table, got " .. type(r) end
-  local tks = r.throttle_keys
-  if tks == nil then return true, r.fairness_key, r.weight end
+  -- Read the result raw: a metamethod would run outside the budget.
+  local key, weight, tks = rawget(r, "fairness_key"), rawget(r, "weight"), rawget(r, "throttle_keys")
+  if tks == nil then return true, key, weight end
   if type(tks) ~= "table" then
     return false, "throttle_keys must be a list of strings, got " .. type(tks)
   end
-  return true, r.fairness_key, r.weight, unpack(tks)
+  local n = rawlen(tks)
+  if n > MAX_THROTTLE_KEYS then
+    return false, "at most " .. MAX_THROTTLE_KEYS .. " throttle_keys, got " .. n
+  end
+  local list = {}
+  for i = 1, n do list[i] = rawget(tks, i) end
+  return true, key, weight, unpack(list, 1, n)
 end
 
 -- on_failure: returns true, action, delay_ms or false, error.
@@ -172,9 +207,9 @@ function api.on_failure(script, headers, id, attempts, queue, err)
   local ok, r = pcall(script.defined.on_failure,
     { headers = headers, id = id, attempts = attempts, queue = queue, error = err })
   stop()
-  if not ok then return false, tostring(r) end
+  if not ok then return false, describe(r) end
   if type(r) ~= "table" then return false, "on_failure must return a table, got " .. type(r) end
-  return true, r.action, r.delay_ms
+  return true, rawget(r, "action"), rawget(r, "delay_ms")
 end
 
 return api

@@ -13,7 +13,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fila.client import AsyncClient, QueueInfo, QueueStats
 from fila.client._types import ThrottleStats
@@ -50,14 +50,15 @@ class ClientSource:
 
     RECONNECT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED"})
 
-    def __init__(self, addr: str, timeout_s: float = 3.0) -> None:
+    def __init__(self, addr: str, timeout_s: float = 3.0, **client_options: Any) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
+        self.client_options = client_options  # api_key, tls, ca_file, cert_file, key_file
         self._client: AsyncClient | None = None
 
     async def _call(self, call: Callable[[AsyncClient], Awaitable[T]]) -> T:
         if self._client is None:  # created here, inside the app's event loop
-            self._client = AsyncClient(self.addr, timeout_s=self.timeout_s)
+            self._client = AsyncClient(self.addr, timeout_s=self.timeout_s, **self.client_options)
         client = self._client
         try:
             return await call(client)

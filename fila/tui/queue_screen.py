@@ -93,7 +93,8 @@ class QueueScreen(Screen[None]):
     def __init__(self, queue: str) -> None:
         super().__init__()
         self.queue = queue
-        self.keys = key_columns()
+        self.key_columns = key_columns()
+        self.title = f"queue {queue}"
 
     @property
     def top(self) -> FilaTop:
@@ -125,7 +126,6 @@ class QueueScreen(Screen[None]):
     def _redraw(self, _: Snapshot | None = None) -> None:
         snap = self.top.snapshot
         s = snap.stats.get(self.queue) if snap else None
-        self.title = f"queue {self.queue}"
         if snap is None or s is None:
             gone = f"queue {self.queue} is not on the broker (any more)" if snap else "waiting…"
             self.query_one("#summary", Static).update(gone)
@@ -134,7 +134,8 @@ class QueueScreen(Screen[None]):
         self.query_one("#rate", Sparkline).data = list(snap.delivery_history.get(self.queue, ()))
         needle = self.filter_text.lower()
         keys = [k for k in s.keys if needle in k.key.lower()]
-        self.table("keys").show(self.keys.labels(), self.keys.rows(keys, key=lambda k: k.key))
+        self.table("keys").show(
+            self.key_columns.labels(), self.key_columns.rows(keys, key=lambda k: k.key))
         throttles = throttle_columns(snap.hit_rates)
         self.table("throttles").show(
             throttles.labels(), throttles.rows(snap.throttles, key=lambda t: t.key))
@@ -154,7 +155,7 @@ class QueueScreen(Screen[None]):
         self.query_one(FilterInput).open()
 
     def action_sort(self) -> None:
-        self.keys.cycle()
+        self.key_columns.cycle()
         self._redraw()
 
     def action_redrive(self) -> None:

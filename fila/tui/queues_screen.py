@@ -46,6 +46,11 @@ def queue_columns() -> Columns[QueueRow]:
     ])
 
 
+def matches(needle: str, name: str, stats: QueueStats) -> bool:
+    """The filter: a queue's name, or a fairness key that has messages in it."""
+    return needle in name.lower() or any(needle in k.key.lower() for k in stats.keys)
+
+
 class QueuesScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open", "Open queue"),
@@ -73,7 +78,7 @@ class QueuesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
-        yield FilterInput("filter queues by name")
+        yield FilterInput("queue name, or a fairness key with messages in the queue")
         yield KeyedTable(id="queues")
         yield Static(id="status")
         yield Footer()
@@ -91,7 +96,7 @@ class QueuesScreen(Screen[None]):
             return
         needle = self.filter_text.lower()
         rows = [QueueRow(name, s, snap.delivery_history.get(name, ()))
-                for name, s in snap.stats.items() if needle in name.lower()]
+                for name, s in snap.stats.items() if matches(needle, name, s)]
         self.table.show(self.columns.labels(), self.columns.rows(rows, key=lambda r: r.name))
         status = f"{len(rows)} of {len(snap.stats)} queues" if needle else f"{len(rows)} queues"
         by = self.columns.sorted_by
