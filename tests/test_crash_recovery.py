@@ -70,7 +70,7 @@ def test_kill_9_mid_stream_loses_no_confirmed_message(tmp_path: Path) -> None:
         present = all_ids(c, "jobs")
     assert enqueued - ack_sent <= present, "a confirmed message was lost"
     assert not (acked & present), "a confirmed ack came back"
-    assert "recovered_messages=" in proc.log_text()
+    assert "recovery finished" in proc.log_text() and "messages=" in proc.log_text()
     proc.kill()
 
 

@@ -45,6 +45,7 @@ class FilaServer:
         self.server: grpc.aio.Server | None = None
         try:
             self.broker = Broker(self.storage, s.broker_settings())
+            log.info("recovery finished", extra=self.broker.recovered)
             self.storage_stats = StorageStats()
             self.core = CoreLoop(self.broker, self.storage, self.storage_stats)
             self.tracing = make_tracing(self.settings.otlp_endpoint)
