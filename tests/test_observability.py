@@ -48,7 +48,7 @@ def test_metrics_move_as_messages_flow(client: Client, server: FilaProcess) -> N
     assert value(text, 'fila_messages_nacked_total{queue="q"}') == 1
     assert value(text, 'fila_queue_in_flight{queue="q"}') >= 0
     assert value(text, 'fila_lua_calls_total{hook="on_enqueue",queue="q"}') == 10
-    assert value(text, 'fila_lua_duration_microseconds_count{hook="on_enqueue",queue="q"}') == 10
+    assert value(text, 'fila_lua_duration_microseconds_count{hook="on_enqueue",queue="q"}') >= 1  # sampled
     assert value(text, 'fila_fairness_key_weight{key="a",queue="q"}') == 1
     assert value(text, "fila_lease_latency_milliseconds_count") >= 4
     assert value(text, "fila_storage_write_batch_size_count") > 0

@@ -49,6 +49,7 @@ log = logging.getLogger("fila.engine")
 
 EXPIRY_ERROR = "visibility timeout expired"
 HOUSEKEEPING_MS = 1000
+LATENCY_SAMPLE = 16  # hot-path latencies (Lua calls, enqueue->lease) are timed 1 in 16
 MAX_ID_BYTES = 64
 MAX_ERROR_CHARS = 4096
 MAX_LEASE_MS = 12 * 3600 * 1000
@@ -97,8 +98,10 @@ class Broker(AdminOps):
         self._staged = 0
         self._undo: list[Callable[[], None]] = []
         self._staged_enqueues: list[tuple[Queue, Entry]] = []
+        self._staged_acks: list[tuple[Queue, Entry]] = []
         self.batch_no = 0  # number of the last batch written
-        self._lease_heap: list[tuple[int, int, Entry, Queue]] = []
+        # (expires_ms, order, [(entry, lease_no), ...], queue): leases made together expire together
+        self._lease_heap: list[tuple[int, int, list[tuple[Entry, int]], Queue]] = []
         self._lease_no = 0
         self._dirty: set[Queue] = set()
         self._next_qid = 1
@@ -155,14 +158,17 @@ class Broker(AdminOps):
         """
         if not self._staged:
             return None
-        batch, undo, enqueued = self._batch, self._undo, self._staged_enqueues
+        batch, undo = self._batch, self._undo
+        enqueued, acked = self._staged_enqueues, self._staged_acks
         self._batch, self._staged, self._undo = self.storage.new_batch(), 0, []
-        self._staged_enqueues = []
+        self._staged_enqueues, self._staged_acks = [], []
         try:
             self.storage.write(batch)
         except Unavailable:
             for fn in reversed(undo):
                 fn()
+            for q, e in reversed(acked):
+                self._unack(q, e)
             for q, e in reversed(enqueued):
                 self._unenqueue(q, e)
             raise
@@ -207,21 +213,24 @@ class Broker(AdminOps):
         if not rules.has_on_enqueue:
             return DEFAULT_DECISION
         breaker = q.enqueue_breaker
-        now = time.monotonic()
-        if not breaker.allows(now):
+        if breaker.failures and not breaker.allows(time.monotonic()):
             return DEFAULT_DECISION
         stat = q.on_enqueue_stat
         stat.calls += 1
-        t0 = time.perf_counter_ns()
+        # Time one call in LATENCY_SAMPLE: percentiles need samples, not every call.
+        timed = not stat.calls % LATENCY_SAMPLE or stat.calls < LATENCY_SAMPLE
+        t0 = time.perf_counter_ns() if timed else 0
         try:
             decision = rules.on_enqueue(headers, payload_size, q.name)
         except HookError as exc:
             stat.errors += 1
-            self._hook_failed(q, "on_enqueue", breaker, exc, now)
+            self._hook_failed(q, "on_enqueue", breaker, exc, time.monotonic())
             return DEFAULT_DECISION
         finally:
-            stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
-        breaker.success()
+            if timed:
+                stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
+        if breaker.failures:
+            breaker.success()
         return decision
 
     def _hook_failed(self, q: Queue, hook: str, breaker: Any, exc: Exception, now: float) -> None:
@@ -299,9 +308,13 @@ class Broker(AdminOps):
         """The lease ended (ack, nack, expiry): its consumer may hold one more message."""
         del q.leases[e.mid]
         c = e.consumer
-        if isinstance(c, Consumer):
+        if c is not None:
             c.leased -= 1
-            self.grant(c, 1)
+            if not c.closed:  # grant(c, 1), inlined: this runs once per message
+                if c.credit <= 0:
+                    q.hungry.append(c)
+                c.credit += 1
+                self._dirty.add(q)
         e.consumer = None
 
     def ack(self, queue: str, mid: str, lease_id: str = "") -> None:
@@ -309,18 +322,18 @@ class Broker(AdminOps):
         self._end_lease(q, e)
         e.state = Entry.GONE
         self.pending_bytes -= len(e.data)
-        self._delete(st.message_key(q.qid, e.seq))
+        self._batch.delete(st.message_key(q.qid, e.seq))
+        self._staged += 1
         if e.ready_at_ms:
             self._delete(st.delay_key(q.qid, e.seq))
         q.stats.acked += 1
+        self._staged_acks.append((q, e))  # undone in bulk if the write fails
 
-        def undo() -> None:
-            e.state = Entry.LEASED
-            q.leases[e.mid] = e
-            q.stats.acked -= 1
-            self.pending_bytes += len(e.data)
-
-        self._undo.append(undo)
+    def _unack(self, q: Queue, e: Entry) -> None:
+        e.state = Entry.LEASED
+        q.leases[e.mid] = e
+        q.stats.acked -= 1
+        self.pending_bytes += len(e.data)
 
     def extend_lease(self, queue: str, mid: str, extend_ms: int, lease_id: str = "") -> None:
         """The lease of `mid` now ends `extend_ms` from now (0: the queue's visibility timeout)."""
@@ -331,7 +344,7 @@ class Broker(AdminOps):
         self._lease_no += 1
         e.lease_no = self._lease_no
         e.expires_ms = _mono_ms() + ms
-        heapq.heappush(self._lease_heap, (e.expires_ms, e.lease_no, e, q))
+        heapq.heappush(self._lease_heap, (e.expires_ms, e.lease_no, [(e, e.lease_no)], q))
 
     def nack(self, queue: str, mid: str, error: str, lease_id: str = "") -> None:
         q, e = self._leased(queue, mid, lease_id)
@@ -469,12 +482,16 @@ class Broker(AdminOps):
         budget = self.settings.tick_budget
         heap = self._lease_heap
         while heap and heap[0][0] <= mono and budget > 0:
-            _, lease_no, e, q = heapq.heappop(heap)
-            if e.state == Entry.LEASED and e.lease_no == lease_no:
-                budget -= 1
-                self._end_lease(q, e)
-                q.stats.expired += 1
-                self._fail(q, e, EXPIRY_ERROR)
+            at, order, leases, q = heapq.heappop(heap)
+            for i, (e, lease_no) in enumerate(leases):
+                if e.state == Entry.LEASED and e.lease_no == lease_no:
+                    if budget <= 0:  # the rest next tick, still due
+                        heapq.heappush(heap, (at, order, leases[i:], q))
+                        break
+                    budget -= 1
+                    self._end_lease(q, e)
+                    q.stats.expired += 1
+                    self._fail(q, e, EXPIRY_ERROR)
         for q in self.queues.values():
             if q.delayed and q.delayed[0][0] <= wall and q.wake_delayed(wall):
                 self._dirty.add(q)
@@ -501,8 +518,11 @@ class Broker(AdminOps):
         hungry = q.hungry
         drr = q.drr
         gate = self.config.throttles
-        timeout = q.settings.visibility_timeout_ms
-        heap = self._lease_heap
+        expires = mono + q.settings.visibility_timeout_ms
+        leases = q.leases
+        # Every lease of this pass expires together: one heap item holds them all.
+        batch: list[tuple[Entry, int]] = []
+        lease_no = self._lease_no
         woken: list[Consumer] = []
         while hungry and budget > 0:
             e = drr.pop(gate, now_s)
@@ -510,17 +530,16 @@ class Broker(AdminOps):
                 break
             budget -= 1
             c = hungry[0]
-            self._lease_no += 1
+            lease_no += 1
             e.state = Entry.LEASED
             e.consumer = c
-            e.lease_no = e.token = self._lease_no
-            e.expires_ms = mono + timeout
-            heapq.heappush(heap, (e.expires_ms, self._lease_no, e, q))
-            q.leases[e.mid] = e
-            q.stats.leased += 1
+            e.lease_no = e.token = lease_no
+            e.expires_ms = expires
+            batch.append((e, lease_no))
+            leases[e.mid] = e
             c.leased += 1
             window[e.fkey] = window.get(e.fkey, 0) + 1
-            if not e.attempts:
+            if not e.attempts and (not lease_no % LATENCY_SAMPLE or lease_no < 4 * LATENCY_SAMPLE):
                 observe_latency(wall - e.enqueued_ms)
             if not c.outbox:
                 woken.append(c)
@@ -530,6 +549,10 @@ class Broker(AdminOps):
                 hungry.popleft()
             elif len(hungry) > 1:
                 hungry.rotate(-1)
+        if batch:
+            self._lease_no = lease_no
+            q.stats.leased += len(batch)
+            heapq.heappush(self._lease_heap, (expires, lease_no, batch, q))
         for c in woken:
             c.wake()
         return budget
@@ -553,8 +576,8 @@ class Broker(AdminOps):
         if any(q.rates or q.key_rates for q in self.queues.values()):
             best = max(0.0, (self._next_housekeeping - mono) / 1000.0)
         heap = self._lease_heap
-        while heap and heap[0][2].state != Entry.LEASED:
-            heapq.heappop(heap)  # drop leases that ended: keeps the heap from growing stale
+        while heap and not any(e.state == Entry.LEASED and e.lease_no == n for e, n in heap[0][2]):
+            heapq.heappop(heap)  # drop items whose leases all ended: keeps the heap from going stale
         if heap:
             best = (heap[0][0] - mono) / 1000.0
         for q in self.queues.values():

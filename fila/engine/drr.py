@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fila.engine.queue import Consumer
 
 
 class Entry:
@@ -42,7 +45,7 @@ class Entry:
         self.attempts = attempts
         self.enqueued_ms = enqueued_ms
         self.state = Entry.READY
-        self.consumer: object | None = None
+        self.consumer: Consumer | None = None
         self.lease_no = 0  # changes when a lease is extended (heap entries go stale)
         self.token = 0  # the lease as the consumer knows it (lease_id); fixed per delivery
         self.expires_ms = 0
@@ -147,12 +150,30 @@ class DrrScheduler:
         self.parked: dict[str, float] = {}  # key -> when its earliest bucket refills (s)
         self.ready = 0
         self.rounds = 0  # times a key was handed a new quantum (DRR turns)
+        self._idle: dict[str, FairnessKey] = {}
+
+    def _key(self, key: str, weight: int) -> FairnessKey:
+        """A key's state, reused from the idle cache when it was active recently."""
+        fk = self._idle.pop(key, None)
+        if fk is None:
+            return FairnessKey(key, weight)
+        fk.weight = weight
+        return fk
+
+    def _retire(self, fk: FairnessKey) -> None:
+        """A key ran out of ready messages: it leaves `keys` (and costs the scheduler
+        nothing), but its object is kept a while, since busy keys come back at once."""
+        del self.keys[fk.key]
+        idle = self._idle
+        if len(idle) >= IDLE_KEYS_KEPT:
+            del idle[next(iter(idle))]  # the longest idle
+        idle[fk.key] = fk
 
     def push(self, entry: Entry) -> None:
         """Make a message ready (enqueue order: newest last within its key)."""
         fk = self.keys.get(entry.fkey)
         if fk is None:
-            fk = self.keys[entry.fkey] = FairnessKey(entry.fkey, entry.weight)
+            fk = self.keys[entry.fkey] = self._key(entry.fkey, entry.weight)
         else:
             fk.weight = entry.weight  # the latest message's weight is the key's weight
         fk.push(entry)
@@ -165,7 +186,7 @@ class DrrScheduler:
         """Make a message that was delivered before ready again, in its old place."""
         fk = self.keys.get(entry.fkey)
         if fk is None:
-            fk = self.keys[entry.fkey] = FairnessKey(entry.fkey, entry.weight)
+            fk = self.keys[entry.fkey] = self._key(entry.fkey, entry.weight)
         fk.push_front(entry)
         self.ready += 1
         if not fk.in_ring and entry.fkey not in self.parked:
@@ -184,7 +205,7 @@ class DrrScheduler:
             self.ring.remove(fk)
             fk.in_ring = False
         self.parked.pop(fk.key, None)
-        del self.keys[fk.key]
+        self._retire(fk)
 
     def pop(self, gate: ThrottleGate | None, now_s: float) -> Entry | None:
         """The next message in weighted fair order that no throttle holds back, or None."""
@@ -211,7 +232,7 @@ class DrrScheduler:
                 ring.popleft()
                 fk.in_ring = False
                 fk.deficit = 0
-                del self.keys[fk.key]
+                self._retire(fk)
             elif fk.deficit < 1:
                 ring.rotate(-1)
             return entry
@@ -236,6 +257,7 @@ class DrrScheduler:
         return earliest
 
     def clear(self) -> None:
+        self._idle.clear()
         self.keys.clear()
         self.ring.clear()
         self.parked.clear()
@@ -243,3 +265,4 @@ class DrrScheduler:
 
 
 OnDeliver = Callable[[Entry], None]
+IDLE_KEYS_KEPT = 4096
