@@ -41,10 +41,15 @@ class AsyncConsumeStream:
         self._call = call
         self._closed = False
 
+    @staticmethod
+    def _messages(resp: Any) -> Any:
+        return (resp.message,)
+
     async def __aiter__(self) -> AsyncIterator[Message]:
         try:
             async for resp in self._call:
-                yield Message.from_proto(resp.message)
+                for m in self._messages(resp):
+                    yield Message.from_proto(m)
         except asyncio.CancelledError:
             # grpc.aio raises CancelledError (not an RpcError) for a call we cancelled
             # ourselves: that is the normal end of a stream closed by `close()`.
@@ -69,18 +74,9 @@ class AsyncConsumeStream:
 class AsyncLeaseStream(AsyncConsumeStream):
     """The Lease stream: batches of messages, at most `credit` unacknowledged at once."""
 
-    async def __aiter__(self) -> AsyncIterator[Message]:
-        try:
-            async for resp in self._call:
-                for m in resp.messages:
-                    yield Message.from_proto(m)
-        except asyncio.CancelledError:
-            if not self._closed:
-                raise
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.CANCELLED:
-                return
-            raise translate(exc) from None
+    @staticmethod
+    def _messages(resp: Any) -> Any:
+        return resp.messages
 
 
 class AsyncClient(AdminCalls):

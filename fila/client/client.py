@@ -32,10 +32,15 @@ class ConsumeStream:
     def __init__(self, call: Any) -> None:
         self._call = call
 
+    @staticmethod
+    def _messages(resp: Any) -> Any:
+        return (resp.message,)
+
     def __iter__(self) -> Iterator[Message]:
         try:
             for resp in self._call:
-                yield Message.from_proto(resp.message)
+                for m in self._messages(resp):
+                    yield Message.from_proto(m)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.CANCELLED:
                 return
@@ -58,15 +63,9 @@ class LeaseStream(ConsumeStream):
         super().__init__(call)
         self._done = done
 
-    def __iter__(self) -> Iterator[Message]:
-        try:
-            for resp in self._call:
-                for m in resp.messages:
-                    yield Message.from_proto(m)
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.CANCELLED:
-                return
-            raise translate(exc) from None
+    @staticmethod
+    def _messages(resp: Any) -> Any:
+        return resp.messages
 
     def close(self) -> None:
         self._done.set()
