@@ -1,8 +1,9 @@
 """Run Fila's benchmarks: `python -m bench [--quick] [--only NAME] [--json PATH]`.
 
 Every scenario starts its own server process (a fresh `fila serve` on a temp data dir, or the
-bare gRPC echo server), measures, and stops it. Results go to stdout as a table and to a JSON
-file together with a description of the machine.
+bare gRPC ceiling server), drives it from load worker processes, measures, and stops it.
+Results go to stdout as a table, followed by the goal table (each headline figure against its
+goal: met / MISSED), and to a JSON file together with a description of the machine.
 """
 
 from __future__ import annotations
@@ -10,42 +11,58 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import sys
-import time
-import traceback
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from bench import ceiling, fairness, latency, lifecycle, machine, throughput
-from bench.harness import FULL, QUICK, ROOT, Row, Settings
+from bench import (
+    batched,
+    ceiling,
+    fairness,
+    goals,
+    latency,
+    lifecycle,
+    machine,
+    recovery,
+    scheduling,
+    throughput,
+)
+from bench.harness import FULL, QUICK, ROOT
+from bench.report import Scenario, goal_table, json_safe, run_all, table
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    run: Callable[[Settings], Awaitable[list[Row]]]
-    about: str
-
-
 SCENARIOS = [
+    Scenario("grpc-ceiling", ceiling.grpc_ceiling,
+             "bare grpc.aio: unary echo, and a fake broker (no storage) driven like Fila"),
     Scenario("enqueue", throughput.enqueue,
-             "enqueue throughput: concurrent single-message Enqueue RPCs, 1,000 fairness keys"),
+             "old clients: concurrent single-message Enqueue RPCs"),
     Scenario("consume", throughput.consume,
-             "consume+ack throughput from a pre-filled queue, acks pipelined"),
+             "old clients: Consume streams + one Ack RPC per message, pre-filled queue"),
     Scenario("lifecycle", lifecycle.lifecycle,
-             "enqueue + lease + ack at the same time; acked msg/s"),
-    Scenario("latency", latency.latency,
-             "enqueue -> lease latency at a paced light load, consumer waiting"),
+             "old clients: Enqueue + Consume + Ack, one message per RPC; acked msg/s"),
+    Scenario("batch-enqueue", batched.batch_enqueue,
+             "EnqueueBatch of 100 and of 500, prebuilt requests"),
+    Scenario("batch-lifecycle", lifecycle.batch_lifecycle,
+             "EnqueueBatch + Lease streams + AckBatch, 100 and 500 per RPC; acked msg/s"),
+    Scenario("sdk-enqueue", batched.sdk_enqueue,
+             "AsyncClient.enqueue(), one message per call from 64 tasks (the SDK batches)"),
+    Scenario("consumers", lifecycle.consumers,
+             "the batched lifecycle with 1, 10 and 100 Lease streams"),
+    Scenario("payload-64k", lifecycle.payload_64k,
+             "the batched lifecycle with 64 KB payloads"),
+    Scenario("throttle", scheduling.throttle,
+             "the batched lifecycle with a throttle key per message: none binding / half"),
+    Scenario("drr-cost", scheduling.drr_cost,
+             "the batched lifecycle on 1 vs 1,000 and 10 vs 10,000 fairness keys"),
     Scenario("fairness", fairness.fairness,
              "weights 1:2:3:4:5 on a saturated queue: share of the first K deliveries"),
-    Scenario("grpc-ceiling", ceiling.grpc_ceiling,
-             "bare grpc.aio unary echo at the same concurrency: the one-RPC-per-message ceiling"),
+    Scenario("latency", latency.latency,
+             "enqueue -> lease latency at a paced light load, consumer waiting"),
+    Scenario("pending-1m", recovery.pending,
+             "1,000,000 pending messages: broker RSS; kill -9 and restart to first lease"),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -73,63 +90,6 @@ def _selected(only: list[str] | None) -> list[Scenario]:
     return [BY_NAME[n] for n in names]
 
 
-def _fmt(value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
-def table(results: list[dict[str, Any]]) -> str:
-    lines = [("scenario", "metric", "value", "unit", "notes")]
-    for r in results:
-        if r["error"]:
-            lines.append((r["name"], "FAILED", "", "", r["error"].splitlines()[-1]))
-        for row in r["rows"]:
-            lines.append((r["name"], row["name"], _fmt(row["value"]), row["unit"], row["notes"]))
-    widths = [max(len(line[i]) for line in lines) for i in range(4)]
-    out = []
-    for i, line in enumerate(lines):
-        cells = [line[0].ljust(widths[0]), line[1].ljust(widths[1]),
-                 line[2].rjust(widths[2]), line[3].ljust(widths[3]), line[4]]
-        out.append("  ".join(cells).rstrip())
-        if i == 0:
-            out.append("  ".join("-" * w for w in widths) + "  -----")
-    return "\n".join(out)
-
-
-async def _run(scenarios: list[Scenario], settings: Settings) -> list[dict[str, Any]]:
-    results = []
-    for sc in scenarios:
-        print(f"-- {sc.name}: {sc.about}", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        rows: list[Row] = []
-        error = None
-        try:
-            rows = await sc.run(settings)
-        except (Exception, asyncio.CancelledError):
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # Ctrl-C: stop the whole run
-            error = traceback.format_exc()
-            print(error, file=sys.stderr, flush=True)
-        results.append({
-            "name": sc.name,
-            "about": sc.about,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "error": error,
-            "rows": [row._asdict() for row in rows],
-        })
-    return results
-
-
-def _json_safe(value: float) -> float | None:
-    return None if math.isnan(value) or math.isinf(value) else round(value, 4)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.list:
@@ -140,20 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     settings = QUICK if args.quick else FULL
     started = datetime.now(UTC)
     about_machine = machine.describe()
-    results = asyncio.run(_run(scenarios, settings))
-    print()
-    print(table(results))
-    if args.quick:
-        print("\n(--quick: short windows, rough numbers)")
+    results = asyncio.run(run_all(scenarios, settings))
     for r in results:
         for row in r["rows"]:
-            row["value"] = _json_safe(row["value"])
+            row["value"] = json_safe(row["value"])
+    evaluated = goals.evaluate(results)
+    print()
+    print(table(results, evaluated))
+    print()
+    print(goal_table([e for e in evaluated if e["status"] != "not run"] or evaluated))
+    if args.quick:
+        print("\n(--quick: short windows, rough numbers; goals are for full runs)")
     doc = {
         "started_at": started.isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "settings": asdict(settings),
         "machine": about_machine,
         "scenarios": results,
+        "goals": evaluated,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2) + "\n")

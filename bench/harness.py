@@ -1,8 +1,9 @@
 """What every scenario shares: settings, result rows, server subprocesses, measured windows.
 
 A scenario is an `async def (Settings) -> list[Row]`. It starts its own server (a fresh
-`fila serve` on a temp data dir, or the bare gRPC echo server), runs load for a warm-up and
-then a measured window, and reports rows of (name, value, unit, notes).
+`fila serve` on a temp data dir, or the bare gRPC ceiling server), runs load for a warm-up
+and then a measured window, and reports rows of (name, value, unit, notes). The load itself
+usually runs in worker processes (bench/workers.py); their counters and CPU are read here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
@@ -38,18 +39,28 @@ class Row(NamedTuple):
 class Settings:
     warmup_s: float = 2.0  # load runs this long before the measured window opens
     measure_s: float = 10.0  # the measured window
-    fill_s: float = 15.0  # consume+ack: how long to pre-fill the queue
-    producers: int = 64  # enqueues in flight at once
-    consumers: int = 8  # Consume streams (each holds at most the broker's prefetch)
+    producers: int = 64  # old clients: single-message Enqueue RPCs in flight at once
+    consumers: int = 8  # old clients: Consume streams (each holds the broker's prefetch, 8)
+    consume_fill: int = 100_000  # old clients' consume+ack: messages pre-filled
+    batch_producers: int = 4  # batched: EnqueueBatch calls in flight (tasks)
+    batch_consumers: int = 2  # batched: Lease streams
+    credit_batches: int = 4  # batched: a Lease stream's credit, in batches (credit = this * N)
+    sdk_tasks: int = 64  # AsyncClient.enqueue() callers
     payload_bytes: int = 100
+    big_payload_bytes: int = 64 * 1024
+    big_batch: int = 20  # messages per RPC with big payloads
     fairness_keys: int = 1000
     latency_rate: float = 200.0  # msg/s, paced
     latency_s: float = 10.0  # measured latency samples span this long
-    fairness_k: int = 3000  # deliveries counted by the fairness check
+    fairness_k: int = 30_000  # deliveries counted by the fairness check
+    drr_measure_s: float = 5.0  # DRR cost: the window of each measured run
+    drr_rounds: int = 2  # DRR cost: runs per configuration, alternating; the best counts
+    pending: int = 1_000_000  # messages held for the memory / restart check
 
 
 FULL = Settings()
-QUICK = Settings(warmup_s=0.3, measure_s=1.0, fill_s=1.5, latency_s=1.0, fairness_k=300)
+QUICK = Settings(warmup_s=0.3, measure_s=1.0, consume_fill=5_000, latency_s=1.0,
+                 fairness_k=3000, drr_measure_s=1.0, drr_rounds=1, pending=50_000)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -59,6 +70,30 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100.0 * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU process `pid` has used so far (Linux /proc), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident set size of process `pid` (Linux /proc), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 # -- server subprocesses ----------------------------------------------------------------------
@@ -74,6 +109,7 @@ class ServerProcess:
         self.addr = ""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.log_path = Path()
+        self.started_at = 0.0  # perf_counter() when the process was spawned
 
     def command(self, workdir: Path) -> list[str]:
         raise NotImplementedError
@@ -83,6 +119,7 @@ class ServerProcess:
         workdir = Path(self._tmp.name)
         self.log_path = workdir / "server.log"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.started_at = time.perf_counter()
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 self.command(workdir), stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env
@@ -110,14 +147,16 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU the server has used so far (Linux /proc), or None."""
-        if self.proc is None:
-            return None
-        try:
-            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except OSError:
-            return None
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        return None if self.proc is None else cpu_seconds(self.proc.pid)
+
+    def rss_bytes(self) -> int | None:
+        return None if self.proc is None else rss_bytes(self.proc.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the server (no shutdown at all: a crash) and wait for it to be gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -143,17 +182,31 @@ class ServerProcess:
 
 
 class Broker(ServerProcess):
-    """A real `fila serve` on a free loopback port and a fresh data dir ($FILA_BIN if set)."""
+    """A real `fila serve` on a free loopback port ($FILA_BIN if set), on a fresh data dir in
+    its temp dir, or on `data_dir` if given (which outlives the process: restarts use it)."""
 
     name = "fila"
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        super().__init__()
+        self.data_dir = data_dir
 
     def command(self, workdir: Path) -> list[str]:
         binary = os.environ.get("FILA_BIN")
         cmd = [binary] if binary else [sys.executable, "-m", "fila"]
-        return [*cmd, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(workdir / "data")]
+        data = self.data_dir or workdir / "data"
+        return [*cmd, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data),
+                "--metrics-listen", "127.0.0.1:0"]
 
 
 # -- counting and measured windows ------------------------------------------------------------
+
+
+class Counted(Protocol):
+    """Anything with a running count `n`: a Counter here, or a worker process's counter."""
+
+    @property
+    def n(self) -> int: ...
 
 
 class Counter:
@@ -179,12 +232,14 @@ class _Snapshot(NamedTuple):
     client_cpu: float
 
 
-def _snapshot(counters: Sequence[Counter], server: ServerProcess | None) -> _Snapshot:
+def _snapshot(counters: Sequence[Counted], server: ServerProcess | None,
+              clients: Sequence[int]) -> _Snapshot:
+    """Counts and CPU now; client CPU is this process's plus that of the `clients` pids."""
     return _Snapshot(
         time.perf_counter(),
         [c.n for c in counters],
         server.cpu_seconds() if server else None,
-        time.process_time(),
+        time.process_time() + sum(cpu_seconds(pid) or 0.0 for pid in clients),
     )
 
 
@@ -231,21 +286,23 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
 
 
 async def measure(
-    counters: Sequence[Counter],
+    counters: Sequence[Counted],
     server: ServerProcess | None,
     warmup_s: float,
     measure_s: float,
     done: asyncio.Event | None = None,
+    clients: Sequence[int] = (),
 ) -> Window:
     """Let the running load warm up, then count events in the measured window.
 
     If `done` fires (the work ran out) the window ends there; if it fires during warm-up, the
-    window covers the whole run, warm-up included, and is marked incomplete.
+    window covers the whole run, warm-up included, and is marked incomplete. `clients` are
+    the pids of load worker processes, whose CPU counts as the client's.
     """
     done = done or asyncio.Event()
-    start = _snapshot(counters, server)
+    start = _snapshot(counters, server, clients)
     if await _wait(done, warmup_s):
-        return Window.between(start, _snapshot(counters, server), complete=False)
-    opened = _snapshot(counters, server)
+        return Window.between(start, _snapshot(counters, server, clients), complete=False)
+    opened = _snapshot(counters, server, clients)
     ran_out = await _wait(done, measure_s)
-    return Window.between(opened, _snapshot(counters, server), complete=not ran_out)
+    return Window.between(opened, _snapshot(counters, server, clients), complete=not ran_out)

@@ -1,128 +1,114 @@
-"""Load generators: producers that keep N sends in flight, consumers that lease and ack.
+"""What the scenarios share: the queue and its Lua hooks, pre-filling, and one measured run.
 
-A producer is driven by a `Sender`: an async function that sends the i-th unit of work and
-returns how many messages it carried. Today's senders do one message per RPC; a batched
-variant (many messages per RPC) is just another `Sender` returning the batch size, so the
-same loops, counters and scenarios measure it in msg/s.
+The load itself runs in worker processes (bench/workers.py); this module sets up the broker
+side through the SDK's admin calls (which are not batched) and runs a set of `Job`s for a
+warm-up and a measured window.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from bench.harness import Counter
-from fila.client import AsyncClient, Message
+from bench.harness import Row, ServerProcess, Settings, Window, measure
+from bench.workers import QUEUE, Job, Load, payload, tenant
+from fila.client import AsyncClient
 
-Sender = Callable[[int], Awaitable[int]]
-OnMessage = Callable[[Message], None]
+__all__ = ["QUEUE", "Job", "Load", "payload", "tenant"]
 
+# The hook every scenario uses unless it says otherwise: the fairness key from a header.
 TENANT_HOOK = """
 function on_enqueue(msg)
   return { fairness_key = msg.headers.tenant or "default" }
 end
 """
 
+# The same, plus one throttle key per tenant ("rate:t17"): every message is checked against
+# a token bucket once one is configured for its key.
+THROTTLE_HOOK = """
+function on_enqueue(msg)
+  local t = msg.headers.tenant or "default"
+  return { fairness_key = t, throttle_keys = { "rate:" .. t } }
+end
+"""
 
-def tenant_headers(keys: int) -> list[dict[str, str]]:
-    return [{"tenant": f"t{i}"} for i in range(keys)]
-
-
-def payload(size: int) -> bytes:
-    return (b"0123456789abcdef" * (size // 16 + 1))[:size]
-
-
-def one_per_rpc(client: AsyncClient, queue: str, body: bytes,
-                headers: Sequence[dict[str, str]]) -> Sender:
-    """Enqueue one message per RPC, cycling through `headers` (one per fairness key)."""
-
-    async def send(i: int) -> int:
-        await client.enqueue(queue, body, headers[i % len(headers)])
-        return 1
-
-    return send
+Setup = Callable[[AsyncClient], Awaitable[None]]
 
 
-async def _produce(send: Sender, sent: Counter, stop: asyncio.Event, first: int, step: int,
-                   limit: int, rtts: list[float] | None) -> None:
-    i = first
-    while not stop.is_set() and (not limit or i < limit):
-        t0 = time.perf_counter()
-        n = await send(i)
-        if rtts is not None:
-            rtts.append(time.perf_counter() - t0)
-        sent.add(n)
-        i += step
+async def setup_queue(addr: str, hook: str = TENANT_HOOK, setup: Setup | None = None) -> None:
+    async with AsyncClient(addr) as client:
+        await client.create_queue(QUEUE, on_enqueue=hook)
+        if setup is not None:
+            await setup(client)
 
 
-def start_producers(send: Sender, concurrency: int, sent: Counter, stop: asyncio.Event,
-                    limit: int = 0, rtts: list[float] | None = None) -> list[asyncio.Task[None]]:
-    """`concurrency` tasks, each sending one unit at a time, until `stop` (or `limit` units)."""
+async def stats(addr: str) -> Any:
+    async with AsyncClient(addr) as client:
+        return await client.get_stats(QUEUE)
+
+
+async def fill(addr: str, messages: int, *, keys: int, payload_bytes: int, batch: int = 500,
+               tasks: int = 4) -> int:
+    """Enqueue about `messages` messages with EnqueueBatch (a worker process); returns how
+    many were accepted (a little more than asked: the last batches in flight finish)."""
+    job = Job("enqueue-batch", addr, tasks=tasks, batch=batch, keys=keys,
+              payload_bytes=payload_bytes, limit=messages)
+    async with Load([job]) as load:
+        await load.wait()
+    return load.counters[0].n
+
+
+@dataclass
+class Run:
+    """A measured run: the window (counts in the order of the jobs) and the queue's stats
+    taken at the end of the window."""
+
+    window: Window
+    depth: int
+    in_flight: int
+    active_keys: int
+
+    def backlog_note(self, consumed: int = 0, produced: int = 1) -> str:
+        grew = self.window.counts[produced] - self.window.counts[consumed]
+        return (f"enqueued {self.window.rate(produced):,.0f} msg/s, backlog grew by {grew:,} "
+                f"in the window; at its end depth {self.depth:,}, in flight {self.in_flight:,}, "
+                f"{self.active_keys:,} active fairness keys")
+
+
+async def run(s: Settings, server: ServerProcess, jobs: Sequence[Job],
+              measure_s: float | None = None) -> Run:
+    """Run `jobs` in worker processes: warm up, measure, read the queue's stats, stop."""
+    async with Load(jobs) as load:
+        window = await measure(load.counters, server, s.warmup_s,
+                               s.measure_s if measure_s is None else measure_s,
+                               clients=load.pids)
+        st = await stats(server.addr)
+    return Run(window, st.depth, st.in_flight, st.active_fairness_keys)
+
+
+def lifecycle_jobs(s: Settings, addr: str, batch: int, *, consumers: int | None = None,
+                   keys: int | None = None, payload_bytes: int | None = None,
+                   producers: int | None = None) -> list[Job]:
+    """The batched lifecycle: Lease streams acking each response with one AckBatch, and
+    producers with one EnqueueBatch of `batch` in flight each. Job 0 counts acked messages,
+    job 1 enqueued ones."""
+    size = s.payload_bytes if payload_bytes is None else payload_bytes
+    k = s.fairness_keys if keys is None else keys
     return [
-        asyncio.create_task(_produce(send, sent, stop, k, concurrency, limit, rtts))
-        for k in range(concurrency)
+        Job("lease", addr, tasks=s.batch_consumers if consumers is None else consumers,
+            batch=batch, credit=s.credit_batches * batch),
+        Job("enqueue-batch", addr, tasks=s.batch_producers if producers is None else producers,
+            batch=batch, keys=k, payload_bytes=size),
     ]
 
 
-async def fill(send: Sender, concurrency: int, *, units: int = 0, seconds: float = 0.0) -> int:
-    """Send `units` units of work, or as many as fit in `seconds`; returns messages sent."""
-    sent, stop = Counter(), asyncio.Event()
-    tasks = start_producers(send, concurrency, sent, stop, limit=units)
-    if seconds:
-        await asyncio.sleep(seconds)
-        stop.set()
-    await asyncio.gather(*tasks)
-    return sent.n
+def shape(s: Settings, *, keys: int | None = None, payload_bytes: int | None = None) -> str:
+    size = s.payload_bytes if payload_bytes is None else payload_bytes
+    k = s.fairness_keys if keys is None else keys
+    return f"{size:,} B payloads, {k:,} fairness keys (Lua hook), durable"
 
 
-async def consume(client: AsyncClient, queue: str, acked: Counter, stop: asyncio.Event,
-                  on_message: OnMessage | None = None) -> None:
-    """Read one Consume stream until `stop`, acking every message from its own task
-    (acks are pipelined: the stream never waits for an ack to come back)."""
-    pending: set[asyncio.Task[None]] = set()
+def row(name: str, value: float, unit: str, *notes: str) -> Row:
+    return Row(name, value, unit, "; ".join(n for n in notes if n))
 
-    async def ack(mid: str) -> None:
-        await client.ack(queue, mid)
-        acked.add()
-
-    stream = client.consume(queue)
-    closer = asyncio.create_task(stop.wait())
-    closer.add_done_callback(lambda _: stream.close())
-    try:
-        async for msg in stream:
-            if on_message is not None:
-                on_message(msg)
-            task = asyncio.create_task(ack(msg.id))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            if stop.is_set():
-                break
-    except asyncio.CancelledError:
-        # AsyncConsumeStream.close() surfaces as CancelledError from the `async for` (grpc.aio
-        # raises it for a locally cancelled call); that is our own stop, not a cancellation
-        # of this task, unless someone did cancel the task.
-        current = asyncio.current_task()
-        if not stop.is_set() or (current is not None and current.cancelling()):
-            raise
-    finally:
-        closer.cancel()
-        stream.close()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-
-def start_consumers(client: AsyncClient, queue: str, streams: int, acked: Counter,
-                    stop: asyncio.Event, on_message: OnMessage | None = None,
-                    ) -> list[asyncio.Task[None]]:
-    return [
-        asyncio.create_task(consume(client, queue, acked, stop, on_message))
-        for _ in range(streams)
-    ]
-
-
-async def finish(stop: asyncio.Event, tasks: Sequence[asyncio.Task[None]]) -> None:
-    """Stop the load and wait for its in-flight calls; re-raise the first failure."""
-    stop.set()
-    for result in await asyncio.gather(*tasks, return_exceptions=True):
-        if isinstance(result, BaseException):
-            raise result

@@ -1,65 +1,41 @@
-"""Throughput: enqueue alone, and consume+ack from a pre-filled queue.
+"""Old clients: one message per RPC on the original fila.v1 calls, no batching.
 
-One message per RPC today (fila.v1 Enqueue / Consume / Ack). A batched variant is another
-`Sender` (see bench/load.py) registered as another scenario next to these.
+`Enqueue` / `Consume` / `Ack` straight from the generated stubs over a grpc.aio channel
+(what a client written for the original Fila does), in worker processes. These are the
+"old clients" figures; batched ones are in bench/batched.py and bench/lifecycle.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from bench import load
-from bench.harness import Broker, Counter, Row, Settings, measure, percentile
-from fila.client import AsyncClient
-
-QUEUE = "bench"
+from bench.harness import Broker, Row, Settings
+from bench.load import Job
 
 
-async def setup_queue(client: AsyncClient, hook: str = load.TENANT_HOOK) -> None:
-    await client.create_queue(QUEUE, on_enqueue=hook)
-
-
-def enqueue_sender(client: AsyncClient, s: Settings) -> load.Sender:
-    return load.one_per_rpc(client, QUEUE, load.payload(s.payload_bytes),
-                            load.tenant_headers(s.fairness_keys))
-
-
-def _shape(s: Settings) -> str:
-    return f"{s.payload_bytes} B payloads, {s.fairness_keys:,} fairness keys (Lua hook)"
+def _old(s: Settings) -> str:
+    return f"1 msg/RPC, raw fila.v1 stubs, {load.shape(s)}"
 
 
 async def enqueue(s: Settings) -> list[Row]:
-    """N producers keep `producers` single-message Enqueue RPCs in flight."""
+    """`producers` single-message Enqueue RPCs in flight."""
     with Broker() as broker:
-        async with AsyncClient(broker.addr) as client:
-            await setup_queue(client)
-            sent, stop = Counter(), asyncio.Event()
-            rtts: list[float] = []
-            tasks = load.start_producers(enqueue_sender(client, s), s.producers, sent, stop,
-                                         rtts=rtts)
-            await asyncio.sleep(s.warmup_s)
-            rtts.clear()
-            window = await measure([sent], broker, 0.0, s.measure_s)
-            samples = list(rtts)
-            await load.finish(stop, tasks)
-    shape = f"{s.producers} in flight, 1 msg/RPC, {_shape(s)}"
-    return [
-        Row("enqueue", window.rate(), "msg/s", f"{shape}; {window.notes()}"),
-        Row("enqueue RPC p50", percentile(samples, 50) * 1e3, "ms", f"{len(samples):,} calls"),
-        Row("enqueue RPC p99", percentile(samples, 99) * 1e3, "ms", f"{len(samples):,} calls"),
-    ]
+        await load.setup_queue(broker.addr)
+        r = await load.run(s, broker, [Job("enqueue", broker.addr, tasks=s.producers,
+                                           keys=s.fairness_keys, payload_bytes=s.payload_bytes)])
+    w = r.window
+    return [load.row("enqueue, 1 msg/RPC", w.rate(), "msg/s",
+                     f"{s.producers} Enqueue in flight, {_old(s)}", w.notes())]
 
 
 async def consume(s: Settings) -> list[Row]:
-    """Pre-fill for `fill_s`, then `consumers` streams lease and ack (acks pipelined)."""
+    """Pre-fill (with EnqueueBatch, fast), then `consumers` Consume streams lease and ack."""
     with Broker() as broker:
-        async with AsyncClient(broker.addr) as client:
-            await setup_queue(client)
-            filled = await load.fill(enqueue_sender(client, s), s.producers, seconds=s.fill_s)
-            acked, stop = Counter(target=filled), asyncio.Event()
-            tasks = load.start_consumers(client, QUEUE, s.consumers, acked, stop)
-            window = await measure([acked], broker, s.warmup_s, s.measure_s, acked.reached)
-            await load.finish(stop, tasks)
-    shape = (f"{s.consumers} streams, 1 msg/frame, 1 ack/RPC, queue pre-filled with "
-             f"{filled:,} msgs ({_shape(s)})")
-    return [Row("consume+ack", window.rate(), "msg/s", f"{shape}; {window.notes()}")]
+        await load.setup_queue(broker.addr)
+        filled = await load.fill(broker.addr, s.consume_fill, keys=s.fairness_keys,
+                                 payload_bytes=s.payload_bytes)
+        r = await load.run(s, broker, [Job("consume", broker.addr, tasks=s.consumers)])
+    w = r.window
+    ran_out = " (ran dry: raise consume_fill)" if r.depth == 0 and r.in_flight == 0 else ""
+    return [load.row("consume+ack, 1 msg/RPC", w.rate(), "msg/s",
+                     f"{s.consumers} Consume streams, 1 Ack RPC per message (pipelined), "
+                     f"queue pre-filled with {filled:,}{ran_out}, {_old(s)}", w.notes())]

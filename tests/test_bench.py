@@ -1,6 +1,6 @@
 """`python -m bench` runs end to end and writes results of the documented shape.
 
-Not a performance test: it checks the suite works (one cheap scenario, --quick), not numbers.
+Not a performance test: it checks the suite works (cheap scenarios, --quick), not numbers.
 """
 
 from __future__ import annotations
@@ -53,3 +53,50 @@ def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "unknown scenario nope" in proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_quick_batched_run_uses_worker_processes(tmp_path: Path) -> None:
+    """A batched scenario: load from worker processes, a goal row, the goals in the JSON."""
+    out = tmp_path / "results.json"
+    proc = _bench("--quick", "--only", "batch-enqueue", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    [scenario] = doc["scenarios"]
+    assert scenario["error"] is None
+    rows = {row["name"]: row for row in scenario["rows"]}
+    for n in (100, 500):
+        row = rows[f"enqueue, EnqueueBatch of {n}"]
+        assert row["unit"] == "msg/s" and row["value"] > 0
+        assert "client" in row["notes"] and "us/msg" in row["notes"]
+    goals = {g["figure"]: g for g in doc["goals"]}
+    assert goals["enqueue only, EnqueueBatch of 100"]["status"] in ("met", "MISSED")
+    assert goals["lifecycle enqueue+lease+ack, 100 msgs/RPC"]["status"] == "not run"
+    assert "EnqueueBatch of 100" in proc.stdout and "status" in proc.stdout  # the goal table
+
+
+def test_goals_are_checked_against_rows() -> None:
+    from bench import goals
+
+    def result(name: str, rows: dict[str, float]) -> dict[str, object]:
+        return {"name": name, "rows": [{"name": k, "value": v, "unit": "", "notes": ""}
+                                       for k, v in rows.items()]}
+
+    evaluated = {e["figure"]: e for e in goals.evaluate([
+        result("lifecycle", {"lifecycle acked, 1 msg/RPC": 900.0}),
+        result("grpc-ceiling", {"ceiling lifecycle, 1 msg/RPC": 1000.0}),
+        result("latency", {"enqueue->lease p50": 1.5, "enqueue->lease p99": 4.0}),
+    ])}
+    ratio = evaluated["old clients' lifecycle, % of grpcio ceiling"]
+    assert ratio["value"] == 90.0 and ratio["status"] == "met"
+    assert evaluated["enqueue->lease p50, light load"]["status"] == "MISSED"
+    assert evaluated["enqueue->lease p99, light load"]["status"] == "met"
+    assert evaluated["fairness 1:2:3:4:5, max deviation from fair share"]["status"] == "not run"
+
+
+def test_fake_broker_splits_batches() -> None:
+    from bench.ceiling import _items
+    from fila.v1 import service_pb2
+
+    msgs = [service_pb2.EnqueueRequest(queue="q", payload=b"x" * n) for n in (0, 1, 300)]
+    raw = service_pb2.EnqueueBatchRequest(messages=msgs).SerializeToString()
+    assert _items(raw) == [m.SerializeToString() for m in msgs]
