@@ -49,6 +49,7 @@ log = logging.getLogger("fila.engine")
 
 EXPIRY_ERROR = "visibility timeout expired"
 HOUSEKEEPING_MS = 1000
+CONSUMER_RUN = 100  # messages one consumer takes in a row before the next one's turn
 LATENCY_SAMPLE = 16  # hot-path latencies (Lua calls, enqueue->lease) are timed 1 in 16
 MAX_ID_BYTES = 64
 MAX_ERROR_CHARS = 4096
@@ -524,6 +525,7 @@ class Broker(AdminOps):
         batch: list[tuple[Entry, int]] = []
         lease_no = self._lease_no
         woken: list[Consumer] = []
+        run = 0
         while hungry and budget > 0:
             e = drr.pop(gate, now_s)
             if e is None:
@@ -545,10 +547,15 @@ class Broker(AdminOps):
                 woken.append(c)
             c.outbox.append(e)
             c.credit -= 1
+            run += 1
             if c.credit <= 0:
                 hungry.popleft()
-            elif len(hungry) > 1:
+                run = 0
+            elif run >= CONSUMER_RUN and len(hungry) > 1:
+                # Consumers take turns in runs, not message by message: a stream gets whole
+                # batches (fairness is across keys, which the DRR order already settled).
                 hungry.rotate(-1)
+                run = 0
         if batch:
             self._lease_no = lease_no
             q.stats.leased += len(batch)
