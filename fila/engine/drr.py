@@ -265,4 +265,4 @@ class DrrScheduler:
 
 
 OnDeliver = Callable[[Entry], None]
-IDLE_KEYS_KEPT = 4096
+IDLE_KEYS_KEPT = 16_384
