@@ -95,6 +95,42 @@ def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# The sections and keys a config file may hold; anything else is a typo worth reporting.
+KNOWN_KEYS: dict[str, set[str]] = {
+    "server": {"listen_addr", "data_dir"},
+    "storage": {"data_dir"},
+    "scheduler": {"quantum"},
+    "limits": {f.name for f in fields(Limits)},
+    "lua": {f.name for f in fields(LuaLimits)} | {"breaker_cooldown_ms"},
+    "metrics": {"listen_addr", "top_keys"},
+    "tracing": {"otlp_endpoint"},
+    "auth": {"bootstrap_apikey"},
+    "tls": {"cert_file", "key_file", "ca_file"},
+    "log": {"level", "format"},
+}
+
+
+def _check_known(doc: dict[str, Any]) -> None:
+    for section, body in doc.items():
+        if section not in KNOWN_KEYS:
+            raise InvalidArgument(
+                f"config file: unknown section [{section}] (known: {', '.join(KNOWN_KEYS)})")
+        if isinstance(body, dict):
+            for key in body:
+                if key not in KNOWN_KEYS[section]:
+                    raise InvalidArgument(f"config file: unknown key {key!r} in [{section}] "
+                                          f"(known: {', '.join(sorted(KNOWN_KEYS[section]))})")
+
+
+def _int(section: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidArgument(f"config file: [{where}] {key} must be a positive integer, got {value!r}")
+    return value
+
+
 def _typed(cls: type, section: dict[str, Any], where: str) -> dict[str, Any]:
     known = {f.name: f.type for f in fields(cls)}
     out = {}
@@ -131,6 +167,7 @@ def load(
             raise InvalidArgument(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise InvalidArgument(f"config file {path}: {exc}") from None
+        _check_known(doc)
         server = _section(doc, "server")
         storage = _section(doc, "storage")
         scheduler = _section(doc, "scheduler")
@@ -146,12 +183,13 @@ def load(
             config_file=str(path),
             listen_addr=str(server.get("listen_addr", s.listen_addr)),
             data_dir=str(server.get("data_dir", storage.get("data_dir", s.data_dir))),
-            quantum=int(scheduler.get("quantum", s.quantum)),
+            quantum=_int(scheduler, "quantum", s.quantum, "scheduler"),
             limits=Limits(**_typed(Limits, _section(doc, "limits"), "limits")),
             lua=LuaLimits(**_typed(LuaLimits, lua, "lua")),
-            breaker_cooldown_ms=int(cooldown),
+            breaker_cooldown_ms=_int({"breaker_cooldown_ms": cooldown}, "breaker_cooldown_ms",
+                                     s.breaker_cooldown_ms, "lua"),
             metrics_listen=str(metrics.get("listen_addr", s.metrics_listen)),
-            metrics_top_keys=int(metrics.get("top_keys", s.metrics_top_keys)),
+            metrics_top_keys=_int(metrics, "top_keys", s.metrics_top_keys, "metrics"),
             otlp_endpoint=str(tracing.get("otlp_endpoint", "")),
             bootstrap_apikey=str(auth.get("bootstrap_apikey", "")),
             tls_cert_file=str(tls.get("cert_file", "")),
@@ -192,6 +230,8 @@ def load(
         s = replace(s, tls_ca_file=tls_ca_file)
     if s.quantum < 1:
         raise InvalidArgument("[scheduler] quantum must be at least 1")
+    if s.log_level.lower() not in LOG_LEVELS:
+        raise InvalidArgument(f"log level must be one of {', '.join(LOG_LEVELS)}, got {s.log_level!r}")
     if s.log_format not in ("text", "json"):
         raise InvalidArgument('[log] format must be "text" or "json"')
     return s
