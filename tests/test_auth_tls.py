@@ -145,3 +145,21 @@ def test_tls_and_mtls(tmp_path: Path) -> None:
             assert wait_for(lambda: c.list_queues(), what="queues")
     finally:
         mtls.kill()
+
+
+def test_narrowing_an_acl_closes_open_streams_at_the_next_delivery(secured: FilaProcess) -> None:
+    with Client(secured.addr, api_key=BOOT) as root:
+        root.create_queue("q")
+        key_id, key = root.create_api_key("worker")
+        root.set_acl(key_id, [("consume", "q")])
+        root.enqueue("q", b"1")
+        with Client(secured.addr, api_key=key) as c:
+            stream = c.lease("q", credit=1)
+            it = iter(stream)
+            first = next(it)
+            root.set_acl(key_id, [("consume", "other")])  # no longer allowed on q
+            root.enqueue("q", b"2")
+            root.ack("q", first.id, first.lease_id)  # frees the credit: a delivery is due
+            with pytest.raises(PermissionDenied, match="no longer may consume"):
+                next(it)
+            stream.close()

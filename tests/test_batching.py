@@ -7,7 +7,7 @@ import asyncio
 import grpc
 import pytest
 
-from fila.client import AsyncClient, Client, InvalidArgument, NotFound
+from fila.client import AsyncClient, Client, FailedPrecondition, InvalidArgument, NotFound
 from fila.v1 import service_pb2, service_pb2_grpc
 from tests.fila_process import FilaProcess
 
@@ -150,3 +150,14 @@ def test_sync_lease_with_credit_one_strands_nothing(client: Client) -> None:
     client.ack("q", first.id, first.lease_id)
     stats = client.get_stats("q")
     assert (stats.in_flight, stats.depth) == (0, 4)
+
+
+def test_sync_extend_lease_checks_lease_ids(client: Client) -> None:
+    client.create_queue("q", visibility_timeout_ms=60_000)
+    client.enqueue("q", b"x")
+    with client.lease("q", credit=1) as stream:
+        msg = next(iter(stream))
+    client.extend_lease("q", [msg.id], 5_000, [msg.lease_id])
+    with pytest.raises(FailedPrecondition, match="not the current lease"):
+        client.extend_lease("q", [msg.id], 5_000, ["12345"])
+    client.ack("q", msg.id, msg.lease_id)

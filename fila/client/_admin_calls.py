@@ -42,7 +42,12 @@ class AdminCalls:
         on_failure: str | None = None,
         visibility_timeout_ms: int | None = None,
     ) -> Any:
-        """Replace a queue's scripts and settings (a bad script changes nothing)."""
+        """Replace a queue's scripts and settings (a bad script changes nothing).
+
+        This replaces the whole configuration: a setting not given goes back to its default.
+        To change one setting, start from the current one: `cfg, _ = get_queue(name)`, then
+        `update_queue(name, dataclasses.replace(cfg, max_attempts=5))`.
+        """
         cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
         req = admin_pb2.UpdateQueueRequest(name=name, config=cfg)
         return self._invoke("UpdateQueue", req, lambda r: None)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from fila.client._types import QueueConfig
 from fila.v1 import admin_pb2, service_pb2
 
-DEFAULT_ADDR = "127.0.0.1:5555"
+DEFAULT_ADDR = os.environ.get("FILA_ADDR") or "127.0.0.1:5555"  # read once, at import
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),

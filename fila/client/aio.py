@@ -171,8 +171,11 @@ class AsyncClient(AdminCalls):
         await self._nacks.submit(queue, service_pb2.NackItem(message_id=message_id, error=error,
                                                              lease_id=lease_id))
 
-    async def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0) -> None:
-        req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids, extend_ms=extend_ms)
+    async def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0,
+                           lease_ids: list[str] | None = None) -> None:
+        """Keep leases alive `extend_ms` more from now (0: the queue's visibility timeout)."""
+        req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids,
+                                             extend_ms=extend_ms, lease_ids=lease_ids or [])
         try:
             resp = await self._hot.ExtendLease(req, timeout=self.timeout_s)
         except grpc.RpcError as exc:

@@ -21,7 +21,7 @@ import grpc
 from fila.client import _requests as rq
 from fila.client._admin_calls import AdminCalls
 from fila.client._channel import sync_channel
-from fila.client._errors import translate, translated
+from fila.client._errors import from_item, translate, translated
 from fila.client._types import Message
 from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
 
@@ -145,6 +145,18 @@ class Client(AdminCalls):
                                         lease_id=lease_id),
                 timeout=self.timeout_s,
             )
+
+    def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0,
+                     lease_ids: list[str] | None = None) -> None:
+        """Keep leases alive `extend_ms` more from now (0: the queue's visibility timeout);
+        raises for the first id that is not (or no longer) leased."""
+        req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids,
+                                             extend_ms=extend_ms, lease_ids=lease_ids or [])
+        with translated():
+            resp = self._hot.ExtendLease(req, timeout=self.timeout_s)
+        for r in resp.results:
+            if r.HasField("error"):
+                raise from_item(r.error.code, r.error.message)
 
     def _invoke(self, method: str, request: Any, read: Any) -> Any:
         with translated():

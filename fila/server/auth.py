@@ -65,8 +65,11 @@ class Auth:
             raise PermissionDenied(f"API key {rec.name!r} may not {kind} on queue {queue!r}")
         return rec
 
-    def still_valid(self, rec: KeyRecord | None) -> bool:
-        if rec is None or rec is BOOTSTRAP:
+    def still_allows(self, rec: KeyRecord, kind: str, queue: str) -> bool:
+        """For open streams, checked at each delivery: the key is still there, unexpired, and
+        its ACL (which SetAcl changes in place) still allows this."""
+        if rec is BOOTSTRAP:
             return True
         live = self.keys.by_id.get(rec.key_id)
-        return live is rec and not rec.expired(int(time.time() * 1000))
+        return (live is rec and not rec.expired(int(time.time() * 1000))
+                and rec.allows(kind, queue))

@@ -133,6 +133,9 @@ class HotPath:
                 if consumer.closed:
                     await _closed(context, consumer, request.queue)
                     return
+                if key is not None and not self.auth.still_allows(key, "consume", request.queue):
+                    await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                        "the stream's API key expired or no longer may consume here")
                 while consumer.outbox:
                     e = consumer.outbox.pop(0)
                     if e.state != Entry.LEASED or e.consumer is not consumer:
@@ -229,9 +232,13 @@ class HotPath:
             _check_batch("message_ids", len(request.message_ids))
         except FilaError as exc:
             await _abort(context, exc)
-        for mid in request.message_ids:
+        lease_ids = request.lease_ids
+        if lease_ids and len(lease_ids) != len(request.message_ids):
+            await _abort(context, InvalidArgument("lease_ids must be empty or as long as message_ids"))
+        for i, mid in enumerate(request.message_ids):
             try:
-                self.broker.extend_lease(request.queue, mid, request.extend_ms)
+                self.broker.extend_lease(request.queue, mid, request.extend_ms,
+                                         lease_ids[i] if lease_ids else "")
                 out.results.add(message_id=mid)
             except FilaError as exc:
                 out.results.add(message_id=mid, error=_item_error(exc))
@@ -282,6 +289,9 @@ class HotPath:
                 if consumer.closed:
                     await _closed(context, consumer, first.queue)
                     return
+                if key is not None and not self.auth.still_allows(key, "consume", first.queue):
+                    await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                        "the stream's API key expired or no longer may consume here")
                 while consumer.outbox:
                     batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]
                     now_ms = time.time_ns() // 1_000_000

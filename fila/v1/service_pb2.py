@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fila.v1 import messages_pb2 as fila_dot_v1_dot_messages__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66ila/v1/service.proto\x12\x07\x66ila.v1\x1a\x16\x66ila/v1/messages.proto\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"@\n\x13\x45nqueueBatchRequest\x12)\n\x08messages\x18\x01 \x03(\x0b\x32\x17.fila.v1.EnqueueRequest\"F\n\rEnqueueResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.fila.v1.ItemError\"?\n\x14\x45nqueueBatchResponse\x12\'\n\x07results\x18\x01 \x03(\x0b\x32\x16.fila.v1.EnqueueResult\"@\n\x0cLeaseRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0e\n\x06\x63redit\x18\x02 \x01(\r\x12\x11\n\tmax_batch\x18\x03 \x01(\r\"3\n\rLeaseResponse\x12\"\n\x08messages\x18\x01 \x03(\x0b\x32\x10.fila.v1.Message\"H\n\x0f\x41\x63kBatchRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x13\n\x0bmessage_ids\x18\x02 \x03(\t\x12\x11\n\tlease_ids\x18\x03 \x03(\t\"C\n\nItemResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.fila.v1.ItemError\"8\n\x10\x41\x63kBatchResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.fila.v1.ItemResult\"?\n\x08NackItem\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x10\n\x08lease_id\x18\x03 \x01(\t\"C\n\x10NackBatchRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12 \n\x05items\x18\x02 \x03(\x0b\x32\x11.fila.v1.NackItem\"9\n\x11NackBatchResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.fila.v1.ItemResult\"K\n\x12\x45xtendLeaseRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x13\n\x0bmessage_ids\x18\x02 \x03(\t\x12\x11\n\textend_ms\x18\x03 \x01(\x04\";\n\x13\x45xtendLeaseResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.fila.v1.ItemResult\"\x97\x01\n\x0e\x45nqueueRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x35\n\x07headers\x18\x02 \x03(\x0b\x32$.fila.v1.EnqueueRequest.HeadersEntry\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x0f\x45nqueueResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43onsumeRequest\x12\r\n\x05queue\x18\x01 \x01(\t\"4\n\x0f\x43onsumeResponse\x12!\n\x07message\x18\x01 \x01(\x0b\x32\x10.fila.v1.Message\"A\n\nAckRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x10\n\x08lease_id\x18\x03 \x01(\t\"\r\n\x0b\x41\x63kResponse\"Q\n\x0bNackRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x10\n\x08lease_id\x18\x04 \x01(\t\"\x0e\n\x0cNackResponse2\xca\x04\n\x0b\x46ilaService\x12<\n\x07\x45nqueue\x12\x17.fila.v1.EnqueueRequest\x1a\x18.fila.v1.EnqueueResponse\x12>\n\x07\x43onsume\x12\x17.fila.v1.ConsumeRequest\x1a\x18.fila.v1.ConsumeResponse0\x01\x12\x30\n\x03\x41\x63k\x12\x13.fila.v1.AckRequest\x1a\x14.fila.v1.AckResponse\x12\x33\n\x04Nack\x12\x14.fila.v1.NackRequest\x1a\x15.fila.v1.NackResponse\x12K\n\x0c\x45nqueueBatch\x12\x1c.fila.v1.EnqueueBatchRequest\x1a\x1d.fila.v1.EnqueueBatchResponse\x12:\n\x05Lease\x12\x15.fila.v1.LeaseRequest\x1a\x16.fila.v1.LeaseResponse(\x01\x30\x01\x12?\n\x08\x41\x63kBatch\x12\x18.fila.v1.AckBatchRequest\x1a\x19.fila.v1.AckBatchResponse\x12\x42\n\tNackBatch\x12\x19.fila.v1.NackBatchRequest\x1a\x1a.fila.v1.NackBatchResponse\x12H\n\x0b\x45xtendLease\x12\x1b.fila.v1.ExtendLeaseRequest\x1a\x1c.fila.v1.ExtendLeaseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66ila/v1/service.proto\x12\x07\x66ila.v1\x1a\x16\x66ila/v1/messages.proto\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"@\n\x13\x45nqueueBatchRequest\x12)\n\x08messages\x18\x01 \x03(\x0b\x32\x17.fila.v1.EnqueueRequest\"F\n\rEnqueueResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.fila.v1.ItemError\"?\n\x14\x45nqueueBatchResponse\x12\'\n\x07results\x18\x01 \x03(\x0b\x32\x16.fila.v1.EnqueueResult\"@\n\x0cLeaseRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0e\n\x06\x63redit\x18\x02 \x01(\r\x12\x11\n\tmax_batch\x18\x03 \x01(\r\"3\n\rLeaseResponse\x12\"\n\x08messages\x18\x01 \x03(\x0b\x32\x10.fila.v1.Message\"H\n\x0f\x41\x63kBatchRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x13\n\x0bmessage_ids\x18\x02 \x03(\t\x12\x11\n\tlease_ids\x18\x03 \x03(\t\"C\n\nItemResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.fila.v1.ItemError\"8\n\x10\x41\x63kBatchResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.fila.v1.ItemResult\"?\n\x08NackItem\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x10\n\x08lease_id\x18\x03 \x01(\t\"C\n\x10NackBatchRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12 \n\x05items\x18\x02 \x03(\x0b\x32\x11.fila.v1.NackItem\"9\n\x11NackBatchResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.fila.v1.ItemResult\"^\n\x12\x45xtendLeaseRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x13\n\x0bmessage_ids\x18\x02 \x03(\t\x12\x11\n\textend_ms\x18\x03 \x01(\x04\x12\x11\n\tlease_ids\x18\x04 \x03(\t\";\n\x13\x45xtendLeaseResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.fila.v1.ItemResult\"\x97\x01\n\x0e\x45nqueueRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x35\n\x07headers\x18\x02 \x03(\x0b\x32$.fila.v1.EnqueueRequest.HeadersEntry\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"%\n\x0f\x45nqueueResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"\x1f\n\x0e\x43onsumeRequest\x12\r\n\x05queue\x18\x01 \x01(\t\"4\n\x0f\x43onsumeResponse\x12!\n\x07message\x18\x01 \x01(\x0b\x32\x10.fila.v1.Message\"A\n\nAckRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x10\n\x08lease_id\x18\x03 \x01(\t\"\r\n\x0b\x41\x63kResponse\"Q\n\x0bNackRequest\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x10\n\x08lease_id\x18\x04 \x01(\t\"\x0e\n\x0cNackResponse2\xca\x04\n\x0b\x46ilaService\x12<\n\x07\x45nqueue\x12\x17.fila.v1.EnqueueRequest\x1a\x18.fila.v1.EnqueueResponse\x12>\n\x07\x43onsume\x12\x17.fila.v1.ConsumeRequest\x1a\x18.fila.v1.ConsumeResponse0\x01\x12\x30\n\x03\x41\x63k\x12\x13.fila.v1.AckRequest\x1a\x14.fila.v1.AckResponse\x12\x33\n\x04Nack\x12\x14.fila.v1.NackRequest\x1a\x15.fila.v1.NackResponse\x12K\n\x0c\x45nqueueBatch\x12\x1c.fila.v1.EnqueueBatchRequest\x1a\x1d.fila.v1.EnqueueBatchResponse\x12:\n\x05Lease\x12\x15.fila.v1.LeaseRequest\x1a\x16.fila.v1.LeaseResponse(\x01\x30\x01\x12?\n\x08\x41\x63kBatch\x12\x18.fila.v1.AckBatchRequest\x1a\x19.fila.v1.AckBatchResponse\x12\x42\n\tNackBatch\x12\x19.fila.v1.NackBatchRequest\x1a\x1a.fila.v1.NackBatchResponse\x12H\n\x0b\x45xtendLease\x12\x1b.fila.v1.ExtendLeaseRequest\x1a\x1c.fila.v1.ExtendLeaseResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -59,27 +59,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NACKBATCHRESPONSE']._serialized_start=759
   _globals['_NACKBATCHRESPONSE']._serialized_end=816
   _globals['_EXTENDLEASEREQUEST']._serialized_start=818
-  _globals['_EXTENDLEASEREQUEST']._serialized_end=893
-  _globals['_EXTENDLEASERESPONSE']._serialized_start=895
-  _globals['_EXTENDLEASERESPONSE']._serialized_end=954
-  _globals['_ENQUEUEREQUEST']._serialized_start=957
-  _globals['_ENQUEUEREQUEST']._serialized_end=1108
-  _globals['_ENQUEUEREQUEST_HEADERSENTRY']._serialized_start=1062
-  _globals['_ENQUEUEREQUEST_HEADERSENTRY']._serialized_end=1108
-  _globals['_ENQUEUERESPONSE']._serialized_start=1110
-  _globals['_ENQUEUERESPONSE']._serialized_end=1147
-  _globals['_CONSUMEREQUEST']._serialized_start=1149
-  _globals['_CONSUMEREQUEST']._serialized_end=1180
-  _globals['_CONSUMERESPONSE']._serialized_start=1182
-  _globals['_CONSUMERESPONSE']._serialized_end=1234
-  _globals['_ACKREQUEST']._serialized_start=1236
-  _globals['_ACKREQUEST']._serialized_end=1301
-  _globals['_ACKRESPONSE']._serialized_start=1303
-  _globals['_ACKRESPONSE']._serialized_end=1316
-  _globals['_NACKREQUEST']._serialized_start=1318
-  _globals['_NACKREQUEST']._serialized_end=1399
-  _globals['_NACKRESPONSE']._serialized_start=1401
-  _globals['_NACKRESPONSE']._serialized_end=1415
-  _globals['_FILASERVICE']._serialized_start=1418
-  _globals['_FILASERVICE']._serialized_end=2004
+  _globals['_EXTENDLEASEREQUEST']._serialized_end=912
+  _globals['_EXTENDLEASERESPONSE']._serialized_start=914
+  _globals['_EXTENDLEASERESPONSE']._serialized_end=973
+  _globals['_ENQUEUEREQUEST']._serialized_start=976
+  _globals['_ENQUEUEREQUEST']._serialized_end=1127
+  _globals['_ENQUEUEREQUEST_HEADERSENTRY']._serialized_start=1081
+  _globals['_ENQUEUEREQUEST_HEADERSENTRY']._serialized_end=1127
+  _globals['_ENQUEUERESPONSE']._serialized_start=1129
+  _globals['_ENQUEUERESPONSE']._serialized_end=1166
+  _globals['_CONSUMEREQUEST']._serialized_start=1168
+  _globals['_CONSUMEREQUEST']._serialized_end=1199
+  _globals['_CONSUMERESPONSE']._serialized_start=1201
+  _globals['_CONSUMERESPONSE']._serialized_end=1253
+  _globals['_ACKREQUEST']._serialized_start=1255
+  _globals['_ACKREQUEST']._serialized_end=1320
+  _globals['_ACKRESPONSE']._serialized_start=1322
+  _globals['_ACKRESPONSE']._serialized_end=1335
+  _globals['_NACKREQUEST']._serialized_start=1337
+  _globals['_NACKREQUEST']._serialized_end=1418
+  _globals['_NACKRESPONSE']._serialized_start=1420
+  _globals['_NACKRESPONSE']._serialized_end=1434
+  _globals['_FILASERVICE']._serialized_start=1437
+  _globals['_FILASERVICE']._serialized_end=2023
 # @@protoc_insertion_point(module_scope)

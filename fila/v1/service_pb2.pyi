@@ -100,14 +100,16 @@ class NackBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[ItemResult, _Mapping]]] = ...) -> None: ...
 
 class ExtendLeaseRequest(_message.Message):
-    __slots__ = ("queue", "message_ids", "extend_ms")
+    __slots__ = ("queue", "message_ids", "extend_ms", "lease_ids")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
     EXTEND_MS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_IDS_FIELD_NUMBER: _ClassVar[int]
     queue: str
     message_ids: _containers.RepeatedScalarFieldContainer[str]
     extend_ms: int
-    def __init__(self, queue: _Optional[str] = ..., message_ids: _Optional[_Iterable[str]] = ..., extend_ms: _Optional[int] = ...) -> None: ...
+    lease_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, queue: _Optional[str] = ..., message_ids: _Optional[_Iterable[str]] = ..., extend_ms: _Optional[int] = ..., lease_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExtendLeaseResponse(_message.Message):
     __slots__ = ("results",)
