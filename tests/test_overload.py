@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -42,6 +43,10 @@ def test_memory_limit_refuses_with_resource_exhausted_then_recovers(tmp_path: Pa
                 trailers = dict(info.value.trailing_metadata() or ())
                 assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                 assert trailers.get("retry-after-ms") == "100"
+            with urllib.request.urlopen(proc.metrics_url, timeout=5) as resp:
+                metrics = resp.read().decode()
+            assert "fila_pending_bytes_limit 20000.0" in metrics
+            assert "fila_enqueues_refused_overload_total 2.0" in metrics
             for m in take(c, "q", 10, ack=True):
                 accepted.remove(m.id)
             c.enqueue("q", b"fits again")

@@ -109,6 +109,7 @@ class Broker(AdminOps):
         self._next_cid = 1
         self.api_keys = ApiKeys(self._stage_kv)
         self.pending_bytes = 0  # bytes of message data held in memory
+        self.refused_overload = 0  # enqueues refused at max_pending_bytes
         self.lease_latency_ms = Histogram(LATENCY_BUCKETS_MS)  # enqueue -> first lease
         self._last_housekeeping = _mono_ms()
         self._next_housekeeping = self._last_housekeeping + HOUSEKEEPING_MS
@@ -247,6 +248,7 @@ class Broker(AdminOps):
     def _check_room(self) -> None:
         limit = self.settings.limits.max_pending_bytes
         if self.pending_bytes >= limit:
+            self.refused_overload += 1
             raise ResourceExhausted(
                 f"the broker holds {self.pending_bytes} bytes of messages, at its limit of {limit} "
                 "([limits] max_pending_bytes); retry in a little while, as consumers catch up"

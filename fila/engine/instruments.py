@@ -79,6 +79,8 @@ class RateWindow:
         self.rates: dict[str, float] = {}
         self.totals: dict[str, int] = {}  # counts since start, for Prometheus counters
 
+    MAX_TOTALS = 50_000  # keys kept for counters; past it, keys with no recent rate are dropped
+
     def roll(self, seconds: float) -> None:
         a = self.ALPHA
         totals = self.totals
@@ -92,6 +94,8 @@ class RateWindow:
                 rates[k] = r
         self.rates = rates
         self.window = {}
+        if len(totals) > self.MAX_TOTALS:  # a counter that vanishes restarts at 0 if it returns
+            self.totals = {k: n for k, n in totals.items() if k in rates}
 
     def __bool__(self) -> bool:
         return bool(self.window or self.rates)

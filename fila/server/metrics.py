@@ -139,6 +139,14 @@ class BrokerCollector:
         sync = _hist("fila_storage_sync_milliseconds", "WAL fsync (group commit) time.", [])
         _add_hist(sync, [], s.sync_ms)
         yield from (batch, write, sync)
+        held = GaugeMetricFamily("fila_pending_bytes", "Bytes of messages the broker holds in memory.")
+        held.add_metric([], b.pending_bytes)
+        limit = GaugeMetricFamily("fila_pending_bytes_limit", "[limits] max_pending_bytes.")
+        limit.add_metric([], b.settings.limits.max_pending_bytes)
+        refused = CounterMetricFamily("fila_enqueues_refused_overload",
+                                      "Enqueues refused with RESOURCE_EXHAUSTED at the memory limit.")
+        refused.add_metric([], b.refused_overload)
+        yield from (held, limit, refused)
 
     def _keys(self, q, delivered, gauges) -> None:  # type: ignore[no-untyped-def]
         rates = q.key_rates.rates
