@@ -7,6 +7,7 @@ script, minus interpreter start-up); tests/test_cli_errors.py also runs real sub
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -221,17 +222,19 @@ def test_stats_shows_keys_and_throttles(server: FilaProcess, client: Client) -> 
             client.enqueue("jobs", f"{tenant}{i}".encode(), {"tenant": tenant})
     doc = fila_json(server.addr, "stats", "jobs")
     assert set(doc) == {"queue", "depth", "in_flight", "active_consumers", "active_fairness_keys",
-                        "quantum", "keys", "throttles"}
+                        "quantum", "ready", "delayed", "dlq_depth", "drr_rounds", "enqueue_rate",
+                        "delivery_rate", "totals", "keys", "throttles", "hooks"}
     assert (doc["queue"], doc["depth"], doc["in_flight"], doc["active_consumers"],
             doc["active_fairness_keys"]) == ("jobs", 4, 0, 0, 2)
     assert sorted((k["key"], k["pending"], k["weight"]) for k in doc["keys"]) == [("a", 3, 1), ("b", 1, 1)]
-    assert set(doc["keys"][0]) == {"key", "pending", "deficit", "weight"}
+    assert set(doc["keys"][0]) == {"key", "pending", "deficit", "weight", "delivered",
+                                   "delivery_rate", "fair_share", "actual_share"}
     [t] = doc["throttles"]
-    assert set(t) == {"key", "tokens", "rate_per_second", "burst"}
+    assert set(t) == {"key", "tokens", "rate_per_second", "burst", "passed", "hits"}
     assert (t["key"], t["rate_per_second"], t["burst"]) == ("t", 1000.0, 50.0)
 
     text = fila(server.addr, "stats", "jobs").stdout
-    assert "depth:       4" in text and "FAIRNESS KEY" in text and "THROTTLE KEY" in text
+    assert re.search(r"^depth: +4$", text, re.M) and "FAIRNESS KEY" in text and "THROTTLE KEY" in text
     assert_error(fila(server.addr, "stats", "nope"), 3, "'nope' does not exist")
 
 

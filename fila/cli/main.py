@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fila.cli import config, consume, dlq, explain, lua, messages, queue, stats, throttle
+from fila.cli import config, consume, dlq, explain, keys, lua, messages, queue, stats, throttle
 from fila.cli import demo as demo_cmd
 from fila.cli import serve as serve_cmd
 from fila.cli import top as top_cmd
@@ -31,6 +31,8 @@ app.command("top")(top_cmd.top)
 app.add_typer(queue.app, name="queue")
 app.command("explain")(explain.explain)
 app.add_typer(lua.app, name="lua")
+app.add_typer(keys.apikey_app, name="apikey")
+app.add_typer(keys.acl_app, name="acl")
 app.command("enqueue")(messages.enqueue)
 app.command("consume")(consume.consume)
 app.command("ack")(messages.ack)

@@ -208,7 +208,7 @@ def enqueue(
 
 
 LeaseId = Annotated[str, typer.Option(
-    "--lease-id", help="The lease_id it was delivered with: refuse the ack if that lease "
+    "--lease-id", help="The lease_id it was delivered with: the broker refuses if that lease "
     "expired and the message went to another consumer.")]
 
 

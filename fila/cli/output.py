@@ -128,6 +128,8 @@ def print_message(m: Message) -> None:
         pairs.append(("throttle keys", " ".join(m.throttle_keys)))
     if m.last_error:
         pairs.append(("last error", m.last_error))
+    if m.lease_id:
+        pairs.append(("lease id", m.lease_id))
     pairs.append(("payload" if encoding == "utf-8" else "payload (base64)", text))
     fields(pairs)
     typer.echo("")

@@ -22,10 +22,24 @@ def stats_doc(queue: str, s: QueueStats) -> dict[str, Any]:
         "active_consumers": s.active_consumers,
         "active_fairness_keys": s.active_fairness_keys,
         "quantum": s.quantum,
-        "keys": [{"key": k.key, "pending": k.pending, "deficit": k.deficit, "weight": k.weight}
+        "ready": s.ready,
+        "delayed": s.delayed,
+        "dlq_depth": s.dlq_depth,
+        "drr_rounds": s.drr_rounds,
+        "enqueue_rate": s.enqueue_rate,
+        "delivery_rate": s.delivery_rate,
+        "totals": dict(s.totals),
+        "keys": [{"key": k.key, "pending": k.pending, "deficit": k.deficit, "weight": k.weight,
+                  "delivered": k.delivered, "delivery_rate": k.delivery_rate,
+                  "fair_share": k.fair_share, "actual_share": k.actual_share}
                  for k in s.keys],
         "throttles": [{"key": t.key, "tokens": t.tokens, "rate_per_second": t.rate_per_second,
-                       "burst": t.burst} for t in s.throttles],
+                       "burst": t.burst, "passed": t.passed, "hits": t.hits}
+                      for t in s.throttles],
+        "hooks": [{"hook": h.hook, "configured": h.configured, "calls": h.calls,
+                   "errors": h.errors, "p50_us": h.p50_us, "p99_us": h.p99_us,
+                   "breaker_state": h.breaker_state, "breaker_openings": h.breaker_openings}
+                  for h in s.hooks],
     }
 
 
@@ -37,20 +51,31 @@ def print_stats(doc: dict[str, Any]) -> None:
         ("consumers", doc["active_consumers"]),
         ("active keys", doc["active_fairness_keys"]),
         ("quantum", doc["quantum"]),
+        ("ready / delayed", f"{doc['ready']} / {doc['delayed']}"),
+        ("dead letters", doc["dlq_depth"]),
+        ("enqueue / deliver", f"{doc['enqueue_rate']:.1f} / {doc['delivery_rate']:.1f} msg/s"),
+        ("totals", " ".join(f"{k}={v}" for k, v in doc["totals"].items())),
     ])
     typer.echo("")
     if doc["keys"]:
-        table(["fairness key", "pending", "deficit", "weight"],
-              [(k["key"], k["pending"], k["deficit"], k["weight"]) for k in doc["keys"]])
+        table(["fairness key", "pending", "deficit", "weight", "deliver/s", "fair", "actual"],
+              [(k["key"], k["pending"], k["deficit"], k["weight"], round(k["delivery_rate"], 1),
+                f"{k['fair_share']:.0%}", f"{k['actual_share']:.0%}") for k in doc["keys"]])
     else:
         typer.echo("no fairness key has pending messages")
     typer.echo("")
     if doc["throttles"]:
-        table(["throttle key", "tokens", "rate/s", "burst"],
-              [(t["key"], round(t["tokens"], 2), t["rate_per_second"], t["burst"])
-               for t in doc["throttles"]])
+        table(["throttle key", "tokens", "rate/s", "burst", "passed", "hits"],
+              [(t["key"], round(t["tokens"], 2), t["rate_per_second"], t["burst"], t["passed"],
+                t["hits"]) for t in doc["throttles"]])
     else:
         typer.echo("no throttles")
+    hooks = [h for h in doc["hooks"] if h["configured"]]
+    if hooks:
+        typer.echo("")
+        table(["lua hook", "calls", "errors", "p50 us", "p99 us", "breaker"],
+              [(h["hook"], h["calls"], h["errors"], round(h["p50_us"], 1), round(h["p99_us"], 1),
+                h["breaker_state"]) for h in hooks])
 
 
 def stats(
@@ -60,8 +85,13 @@ def stats(
     """Show a queue's depth, in-flight, consumers, keys and throttles.
 
     JSON: {"queue", "depth", "in_flight", "active_consumers", "active_fairness_keys",
-    "quantum", "keys": [{"key", "pending", "deficit", "weight"}],
-    "throttles": [{"key", "tokens", "rate_per_second", "burst"}]}
+    "quantum", "ready", "delayed", "dlq_depth", "drr_rounds", "enqueue_rate",
+    "delivery_rate", "totals": {"enqueued", "leased", "acked", "nacked", "expired",
+    "dead_lettered", "redriven"}, "keys": [{"key", "pending", "deficit", "weight",
+    "delivered", "delivery_rate", "fair_share", "actual_share"}], "throttles": [{"key",
+    "tokens", "rate_per_second", "burst", "passed", "hits"}], "hooks": [{"hook",
+    "configured", "calls", "errors", "p50_us", "p99_us", "breaker_state",
+    "breaker_openings"}]}
 
     Example: fila stats emails
     """
