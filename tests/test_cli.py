@@ -230,7 +230,7 @@ def test_stats_shows_keys_and_throttles(server: FilaProcess, client: Client) -> 
     assert set(doc["keys"][0]) == {"key", "pending", "deficit", "weight", "delivered",
                                    "delivery_rate", "fair_share", "actual_share"}
     [t] = doc["throttles"]
-    assert set(t) == {"key", "tokens", "rate_per_second", "burst", "passed", "hits"}
+    assert set(t) == {"key", "tokens", "rate_per_second", "burst", "passed", "hits", "waiting"}
     assert (t["key"], t["rate_per_second"], t["burst"]) == ("t", 1000.0, 50.0)
 
     text = fila(server.addr, "stats", "jobs").stdout

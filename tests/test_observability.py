@@ -67,6 +67,7 @@ def test_throttle_metrics_and_stats(client: Client, server: FilaProcess) -> None
     assert value(text, 'fila_throttle_passed_total{key="provider:x"}') == 2
     assert value(text, 'fila_throttle_hits_total{key="provider:x"}') >= 1
     assert value(text, 'fila_throttle_burst{key="provider:x"}') == 2
+    assert value(text, 'fila_throttle_waiting{key="provider:x"}') == 3
     [t] = client.get_stats("q").throttles
     assert (t.key, t.passed, t.rate_per_second, t.burst) == ("provider:x", 2, 0, 2)
     assert t.hits >= 1

@@ -61,6 +61,7 @@ def test_message_needs_a_token_from_every_bucket(client: Client) -> None:
     buckets = {t.key: t for t in stats.throttles}
     assert buckets["tenant:a"].tokens == pytest.approx(8.0)  # all-or-nothing: no token lost
     assert buckets["provider:x"].tokens == pytest.approx(0.0)
+    assert (buckets["provider:x"].waiting, buckets["tenant:a"].waiting) == (3, 0)  # who holds back
 
 
 def test_runtime_rate_change_takes_effect_without_restart(client: Client) -> None:

@@ -34,7 +34,8 @@ def stats_doc(queue: str, s: QueueStats) -> dict[str, Any]:
                   "fair_share": k.fair_share, "actual_share": k.actual_share}
                  for k in s.keys],
         "throttles": [{"key": t.key, "tokens": t.tokens, "rate_per_second": t.rate_per_second,
-                       "burst": t.burst, "passed": t.passed, "hits": t.hits}
+                       "burst": t.burst, "passed": t.passed, "hits": t.hits,
+                       "waiting": t.waiting}
                       for t in s.throttles],
         "hooks": [{"hook": h.hook, "configured": h.configured, "calls": h.calls,
                    "errors": h.errors, "p50_us": h.p50_us, "p99_us": h.p99_us,
@@ -65,9 +66,9 @@ def print_stats(doc: dict[str, Any]) -> None:
         typer.echo("no fairness key has pending messages")
     typer.echo("")
     if doc["throttles"]:
-        table(["throttle key", "tokens", "rate/s", "burst", "passed", "hits"],
+        table(["throttle key", "tokens", "rate/s", "burst", "passed", "hits", "holding back"],
               [(t["key"], round(t["tokens"], 2), t["rate_per_second"], t["burst"], t["passed"],
-                t["hits"]) for t in doc["throttles"]])
+                t["hits"], t["waiting"]) for t in doc["throttles"]])
     else:
         typer.echo("no throttles")
     hooks = [h for h in doc["hooks"] if h["configured"]]
@@ -89,7 +90,7 @@ def stats(
     "delivery_rate", "totals": {"enqueued", "leased", "acked", "nacked", "expired",
     "dead_lettered", "redriven"}, "keys": [{"key", "pending", "deficit", "weight",
     "delivered", "delivery_rate", "fair_share", "actual_share"}], "throttles": [{"key",
-    "tokens", "rate_per_second", "burst", "passed", "hits"}], "hooks": [{"hook",
+    "tokens", "rate_per_second", "burst", "passed", "hits", "waiting"}], "hooks": [{"hook",
     "configured", "calls", "errors", "p50_us", "p99_us", "breaker_state",
     "breaker_openings"}]}
 

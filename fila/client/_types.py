@@ -96,6 +96,7 @@ class ThrottleStats:
     burst: float
     passed: int = 0
     hits: int = 0
+    waiting: int = 0  # ready messages held back now by this empty bucket
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ class QueueStats:
             keys=[KeyStats(k.key, k.pending_count, k.current_deficit, k.weight, k.delivered,
                            k.delivery_rate, k.fair_share, k.actual_share)
                   for k in r.per_key_stats],
-            throttles=[ThrottleStats(t.key, t.tokens, t.rate_per_second, t.burst, t.passed, t.hits)
+            throttles=[ThrottleStats(t.key, t.tokens, t.rate_per_second, t.burst, t.passed, t.hits,
+                                     t.waiting)
                        for t in r.per_throttle_stats],
             ready=r.ready,
             delayed=r.delayed,

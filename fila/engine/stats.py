@@ -30,6 +30,7 @@ class ThrottleStats:
     burst: float
     passed: int
     hits: int
+    waiting: int = 0  # ready messages held back by this empty bucket
 
 
 @dataclass
@@ -73,11 +74,31 @@ def _hook(name: str, configured: bool, stat: HookStat, breaker: Breaker, now: fl
     )
 
 
-def throttle_views(broker: Broker) -> list[ThrottleStats]:
-    """Every configured bucket (throttle keys are global, shared by all queues)."""
+def held_back(broker: Broker, queues: list[Queue]) -> dict[str, int]:
+    """Per throttle key: ready messages of parked fairness keys whose bucket is empty now."""
     now = time.monotonic()
+    buckets = broker.config.throttles.buckets
+    out: dict[str, int] = {}
+    for q in queues:
+        for key in q.drr.parked:
+            fk = q.drr.keys.get(key)
+            if fk is None:
+                continue
+            for tkeys, group in fk.groups.items():
+                for tk in tkeys:
+                    b = buckets.get(tk)
+                    if b is not None and b.refill(now) < 1.0:
+                        out[tk] = out.get(tk, 0) + len(group)
+    return out
+
+
+def throttle_views(broker: Broker, queues: list[Queue] | None = None) -> list[ThrottleStats]:
+    """Every configured bucket (throttle keys are global, shared by all queues), with what it
+    holds back in `queues` (default: all)."""
+    now = time.monotonic()
+    waiting = held_back(broker, list(broker.queues.values()) if queues is None else queues)
     return [
-        ThrottleStats(key, b.refill(now), b.rate, b.burst, b.passed, b.hits)
+        ThrottleStats(key, b.refill(now), b.rate, b.burst, b.passed, b.hits, waiting.get(key, 0))
         for key, b in sorted(broker.config.throttles.buckets.items())
     ]
 
@@ -122,5 +143,5 @@ def queue_view(broker: Broker, name: str, with_keys: bool = True, key_limit: int
         )
         for fk in biggest
     ]
-    view.throttles = throttle_views(broker)
+    view.throttles = throttle_views(broker, [q])
     return view

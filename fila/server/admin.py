@@ -131,7 +131,7 @@ class Admin:
         for th in v.throttles:
             out.per_throttle_stats.add(
                 key=th.key, tokens=th.tokens, rate_per_second=th.rate_per_second, burst=th.burst,
-                passed=th.passed, hits=th.hits,
+                passed=th.passed, hits=th.hits, waiting=th.waiting,
             )
         for h in v.hooks:
             out.hooks.add(

@@ -181,7 +181,7 @@ class BrokerCollector:
 
     def _throttles(self) -> Iterator[Metric]:
         views = throttle_views(self.broker)
-        views.sort(key=lambda t: (-t.hits, -t.passed, t.key))
+        views.sort(key=lambda t: (-t.waiting, -t.hits, -t.passed, t.key))
         top, rest = views[: self.top_keys], views[self.top_keys:]
         lab = ["key"]
         passed = CounterMetricFamily("fila_throttle_passed", "Checks that found a token.", labels=lab)
@@ -189,16 +189,21 @@ class BrokerCollector:
         tokens = GaugeMetricFamily("fila_throttle_tokens", "Tokens in the bucket.", labels=lab)
         rate = GaugeMetricFamily("fila_throttle_rate_per_second", "Bucket refill rate.", labels=lab)
         burst = GaugeMetricFamily("fila_throttle_burst", "Bucket size.", labels=lab)
+        waiting = GaugeMetricFamily("fila_throttle_waiting",
+                                    "Ready messages held back now because the bucket is empty.",
+                                    labels=lab)
         for t in top:
             passed.add_metric([t.key], t.passed)
             hits.add_metric([t.key], t.hits)
             tokens.add_metric([t.key], t.tokens)
             rate.add_metric([t.key], t.rate_per_second)
             burst.add_metric([t.key], t.burst)
+            waiting.add_metric([t.key], t.waiting)
         if rest:
             passed.add_metric([OTHER], sum(t.passed for t in rest))
             hits.add_metric([OTHER], sum(t.hits for t in rest))
-        yield from (passed, hits, tokens, rate, burst)
+            waiting.add_metric([OTHER], sum(t.waiting for t in rest))
+        yield from (passed, hits, tokens, rate, burst, waiting)
 
 
 class StorageStats:

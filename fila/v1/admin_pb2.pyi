@@ -196,20 +196,22 @@ class PerFairnessKeyStats(_message.Message):
     def __init__(self, key: _Optional[str] = ..., pending_count: _Optional[int] = ..., current_deficit: _Optional[int] = ..., weight: _Optional[int] = ..., delivered: _Optional[int] = ..., delivery_rate: _Optional[float] = ..., fair_share: _Optional[float] = ..., actual_share: _Optional[float] = ...) -> None: ...
 
 class PerThrottleKeyStats(_message.Message):
-    __slots__ = ("key", "tokens", "rate_per_second", "burst", "passed", "hits")
+    __slots__ = ("key", "tokens", "rate_per_second", "burst", "passed", "hits", "waiting")
     KEY_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     RATE_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     BURST_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
     key: str
     tokens: float
     rate_per_second: float
     burst: float
     passed: int
     hits: int
-    def __init__(self, key: _Optional[str] = ..., tokens: _Optional[float] = ..., rate_per_second: _Optional[float] = ..., burst: _Optional[float] = ..., passed: _Optional[int] = ..., hits: _Optional[int] = ...) -> None: ...
+    waiting: int
+    def __init__(self, key: _Optional[str] = ..., tokens: _Optional[float] = ..., rate_per_second: _Optional[float] = ..., burst: _Optional[float] = ..., passed: _Optional[int] = ..., hits: _Optional[int] = ..., waiting: _Optional[int] = ...) -> None: ...
 
 class HookStats(_message.Message):
     __slots__ = ("hook", "configured", "calls", "errors", "p50_us", "p99_us", "breaker_state", "breaker_openings")
