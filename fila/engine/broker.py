@@ -29,13 +29,13 @@ from fila.engine import storage as st
 from fila.engine.admin_ops import AdminOps
 from fila.engine.api_keys import ApiKeys
 from fila.engine.drr import Entry
+from fila.engine.hooks import LATENCY_SAMPLE, HookPolicy
 from fila.engine.instruments import LATENCY_BUCKETS_MS, Histogram
 from fila.engine.queue import (
-    DLQ_SUFFIX,
     Consumer,
     Queue,
 )
-from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError, LuaLimits
+from fila.engine.rules import LuaLimits
 from fila.engine.runtime_config import RuntimeConfig
 from fila.errors import (
     FailedPrecondition,
@@ -50,7 +50,6 @@ log = logging.getLogger("fila.engine")
 EXPIRY_ERROR = "visibility timeout expired"
 HOUSEKEEPING_MS = 1000
 CONSUMER_RUN = 100  # messages one consumer takes in a row before the next one's turn
-LATENCY_SAMPLE = 16  # hot-path latencies (Lua calls, enqueue->lease) are timed 1 in 16
 MAX_ID_BYTES = 64
 MAX_ERROR_CHARS = 4096
 MAX_LEASE_MS = 12 * 3600 * 1000
@@ -87,7 +86,7 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Broker(AdminOps):
+class Broker(HookPolicy, AdminOps):
     def __init__(self, storage: st.Storage, settings: BrokerSettings | None = None) -> None:
         self.storage = storage
         self.settings = settings or BrokerSettings()
@@ -210,41 +209,6 @@ class Broker(AdminOps):
                     f"headers[{k[:40]!r}] is over the limit of {limits.max_header_bytes} bytes"
                 )
 
-    def _decide_enqueue(self, q: Queue, headers: dict[str, str], payload_size: int) -> EnqueueDecision:
-        rules = q.rules
-        if not rules.has_on_enqueue:
-            return DEFAULT_DECISION
-        breaker = q.enqueue_breaker
-        if breaker.failures and not breaker.allows(time.monotonic()):
-            return DEFAULT_DECISION
-        stat = q.on_enqueue_stat
-        stat.calls += 1
-        # Time one call in LATENCY_SAMPLE: percentiles need samples, not every call.
-        timed = not stat.calls % LATENCY_SAMPLE or stat.calls < LATENCY_SAMPLE
-        t0 = time.perf_counter_ns() if timed else 0
-        try:
-            decision = rules.on_enqueue(headers, payload_size, q.name)
-        except HookError as exc:
-            stat.errors += 1
-            self._hook_failed(q, "on_enqueue", breaker, exc, time.monotonic())
-            return DEFAULT_DECISION
-        finally:
-            if timed:
-                stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
-        if breaker.failures:
-            breaker.success()
-        return decision
-
-    def _hook_failed(self, q: Queue, hook: str, breaker: Any, exc: Exception, now: float) -> None:
-        first = breaker.failures == 0
-        opened = breaker.failure(now)
-        if first:
-            log.warning("lua hook failed, using defaults",
-                        extra={"queue": q.name, "hook": hook, "error": str(exc)})
-        if opened:
-            log.warning("lua circuit breaker opened",
-                        extra={"queue": q.name, "hook": hook, "cooldown_s": breaker.cooldown_s})
-
     def _check_room(self) -> None:
         limit = self.settings.limits.max_pending_bytes
         if self.pending_bytes >= limit:
@@ -356,71 +320,6 @@ class Broker(AdminOps):
         self._end_lease(q, e)
         q.stats.nacked += 1
         self._fail(q, e, error or "nacked")
-
-    def _fail(self, q: Queue, e: Entry, error: str) -> None:
-        """A delivery failed: ask on_failure (or the default policy) what happens next."""
-        e.attempts += 1
-        e.last_error = error
-        action, delay_ms = self._decide_failure(q, e, error)
-        if action == "dlq" and not q.is_dlq:
-            self._to_dlq(q, e)
-            return
-        old_size = len(e.data)
-        e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
-        self.pending_bytes += len(e.data) - old_size
-        self._put(st.message_key(q.qid, e.seq), e.data)
-        if delay_ms > 0:
-            at = _wall_ms() + delay_ms
-            q.delay(e, at)
-            self._put(st.delay_key(q.qid, e.seq), st.encode_u64(at))
-        else:
-            e.state = Entry.READY
-            q.drr.push_back(e)
-            self._dirty.add(q)
-
-    def _default_failure(self, q: Queue, attempts: int) -> tuple[str, int]:
-        s = q.settings
-        if attempts >= s.max_attempts:
-            return "dlq", 0
-        return "retry", min(s.retry_backoff_base_ms << min(attempts - 1, 40), s.retry_backoff_max_ms)
-
-    def _decide_failure(self, q: Queue, e: Entry, error: str) -> tuple[str, int]:
-        rules = q.rules
-        if not rules.has_on_failure:
-            return self._default_failure(q, e.attempts)
-        breaker = q.failure_breaker
-        now = time.monotonic()
-        if not breaker.allows(now):
-            return self._default_failure(q, e.attempts)
-        headers = dict(codec.decode_message(e.data).headers)
-        stat = q.on_failure_stat
-        stat.calls += 1
-        t0 = time.perf_counter_ns()
-        try:
-            decision = rules.on_failure(headers, e.mid, e.attempts, q.name, error)
-        except HookError as exc:
-            stat.errors += 1
-            self._hook_failed(q, "on_failure", breaker, exc, now)
-            return self._default_failure(q, e.attempts)
-        finally:
-            stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
-        breaker.success()
-        return decision
-
-    def _to_dlq(self, q: Queue, e: Entry) -> None:
-        dlq = self.queues[q.name + DLQ_SUFFIX]
-        self._delete(st.message_key(q.qid, e.seq))
-        if e.ready_at_ms:
-            self._delete(st.delay_key(q.qid, e.seq))
-            e.ready_at_ms = 0
-        old_size = len(e.data)
-        e.data = codec.with_attempts(e.data, e.attempts, queue=dlq.name, last_error=e.last_error)
-        self.pending_bytes += len(e.data) - old_size
-        self._put(st.message_key(dlq.qid, e.seq), e.data)
-        e.state = Entry.READY
-        dlq.drr.push_back(e)
-        q.stats.dead_lettered += 1
-        self._dirty.add(dlq)
 
     # -- consumers --------------------------------------------------------------------------
 

@@ -1,0 +1,142 @@
+"""What the queue's Lua hooks decide, and what happens when they cannot.
+
+A mixin of `Broker`: on_enqueue picks a message's fairness key, weight and throttle keys;
+on_failure decides between a delayed retry and the dead-letter queue. Each hook runs behind
+its queue's circuit breaker: a failing hook (error, limit hit, wrong result) is logged once
+per streak and counted, the safe default is used instead, and after three failures in a row
+the hook is skipped for a cooldown, then one trial call decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from fila.engine import codec
+from fila.engine import storage as st
+from fila.engine.drr import Entry
+from fila.engine.queue import DLQ_SUFFIX, Queue
+from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("fila.engine")
+
+LATENCY_SAMPLE = 16  # hot-path latencies (Lua calls, enqueue->lease) are timed 1 in 16
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class HookPolicy:
+    # Provided by Broker.
+    queues: dict[str, Queue]
+    pending_bytes: int
+    _dirty: set[Queue]
+
+    if TYPE_CHECKING:
+        def _put(self, key: bytes, value: bytes) -> None: ...
+        def _delete(self, key: bytes) -> None: ...
+
+    def _decide_enqueue(self, q: Queue, headers: dict[str, str], payload_size: int) -> EnqueueDecision:
+        rules = q.rules
+        if not rules.has_on_enqueue:
+            return DEFAULT_DECISION
+        breaker = q.enqueue_breaker
+        if breaker.failures and not breaker.allows(time.monotonic()):
+            return DEFAULT_DECISION
+        stat = q.on_enqueue_stat
+        stat.calls += 1
+        # Time one call in LATENCY_SAMPLE: percentiles need samples, not every call.
+        timed = not stat.calls % LATENCY_SAMPLE or stat.calls < LATENCY_SAMPLE
+        t0 = time.perf_counter_ns() if timed else 0
+        try:
+            decision = rules.on_enqueue(headers, payload_size, q.name)
+        except HookError as exc:
+            stat.errors += 1
+            self._hook_failed(q, "on_enqueue", breaker, exc, time.monotonic())
+            return DEFAULT_DECISION
+        finally:
+            if timed:
+                stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
+        if breaker.failures:
+            breaker.success()
+        return decision
+
+    def _hook_failed(self, q: Queue, hook: str, breaker: Any, exc: Exception, now: float) -> None:
+        first = breaker.failures == 0
+        opened = breaker.failure(now)
+        if first:
+            log.warning("lua hook failed, using defaults",
+                        extra={"queue": q.name, "hook": hook, "error": str(exc)})
+        if opened:
+            log.warning("lua circuit breaker opened",
+                        extra={"queue": q.name, "hook": hook, "cooldown_s": breaker.cooldown_s})
+
+    def _fail(self, q: Queue, e: Entry, error: str) -> None:
+        """A delivery failed: ask on_failure (or the default policy) what happens next."""
+        e.attempts += 1
+        e.last_error = error
+        action, delay_ms = self._decide_failure(q, e, error)
+        if action == "dlq" and not q.is_dlq:
+            self._to_dlq(q, e)
+            return
+        old_size = len(e.data)
+        e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
+        self.pending_bytes += len(e.data) - old_size
+        self._put(st.message_key(q.qid, e.seq), e.data)
+        if delay_ms > 0:
+            at = _wall_ms() + delay_ms
+            q.delay(e, at)
+            self._put(st.delay_key(q.qid, e.seq), st.encode_u64(at))
+        else:
+            e.state = Entry.READY
+            q.drr.push_back(e)
+            self._dirty.add(q)
+
+    def _default_failure(self, q: Queue, attempts: int) -> tuple[str, int]:
+        s = q.settings
+        if attempts >= s.max_attempts:
+            return "dlq", 0
+        return "retry", min(s.retry_backoff_base_ms << min(attempts - 1, 40), s.retry_backoff_max_ms)
+
+    def _decide_failure(self, q: Queue, e: Entry, error: str) -> tuple[str, int]:
+        rules = q.rules
+        if not rules.has_on_failure:
+            return self._default_failure(q, e.attempts)
+        breaker = q.failure_breaker
+        now = time.monotonic()
+        if not breaker.allows(now):
+            return self._default_failure(q, e.attempts)
+        headers = dict(codec.decode_message(e.data).headers)
+        stat = q.on_failure_stat
+        stat.calls += 1
+        t0 = time.perf_counter_ns()
+        try:
+            decision = rules.on_failure(headers, e.mid, e.attempts, q.name, error)
+        except HookError as exc:
+            stat.errors += 1
+            self._hook_failed(q, "on_failure", breaker, exc, now)
+            return self._default_failure(q, e.attempts)
+        finally:
+            stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
+        breaker.success()
+        return decision
+
+    def _to_dlq(self, q: Queue, e: Entry) -> None:
+        dlq = self.queues[q.name + DLQ_SUFFIX]
+        self._delete(st.message_key(q.qid, e.seq))
+        if e.ready_at_ms:
+            self._delete(st.delay_key(q.qid, e.seq))
+            e.ready_at_ms = 0
+        old_size = len(e.data)
+        e.data = codec.with_attempts(e.data, e.attempts, queue=dlq.name, last_error=e.last_error)
+        self.pending_bytes += len(e.data) - old_size
+        self._put(st.message_key(dlq.qid, e.seq), e.data)
+        e.state = Entry.READY
+        dlq.drr.push_back(e)
+        q.stats.dead_lettered += 1
+        self._dirty.add(dlq)
