@@ -24,6 +24,7 @@ from bench import (
     latency,
     lifecycle,
     machine,
+    observability,
     recovery,
     scheduling,
     throughput,
@@ -63,6 +64,8 @@ SCENARIOS = [
              "enqueue -> lease latency at a paced light load, consumer waiting"),
     Scenario("pending-1m", recovery.pending,
              "1,000,000 pending messages: broker RSS; kill -9 and restart to first lease"),
+    Scenario("metrics-overhead", observability.metrics_overhead,
+             "the batched lifecycle with /metrics off vs scraped every second"),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
