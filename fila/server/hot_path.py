@@ -128,14 +128,7 @@ class HotPath:
         self.core.poke()
         try:
             while True:
-                await wake.wait()
-                wake.clear()
-                if consumer.closed:
-                    await _closed(context, consumer, request.queue)
-                    return
-                if key is not None and not self.auth.still_allows(key, "consume", request.queue):
-                    await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                        "the stream's API key expired or no longer may consume here")
+                await self._next_delivery(context, wake, consumer, key, request.queue)
                 while consumer.outbox:
                     e = consumer.outbox.pop(0)
                     if e.state != Entry.LEASED or e.consumer is not consumer:
@@ -284,14 +277,7 @@ class HotPath:
         self.core.poke()
         try:
             while True:
-                await wake.wait()
-                wake.clear()
-                if consumer.closed:
-                    await _closed(context, consumer, first.queue)
-                    return
-                if key is not None and not self.auth.still_allows(key, "consume", first.queue):
-                    await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                        "the stream's API key expired or no longer may consume here")
+                await self._next_delivery(context, wake, consumer, key, first.queue)
                 while consumer.outbox:
                     batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]
                     now_ms = time.time_ns() // 1_000_000
@@ -305,6 +291,18 @@ class HotPath:
             reader.cancel()
             broker.remove_consumer(consumer)
             self.core.poke()
+
+    async def _next_delivery(self, context: grpc.aio.ServicerContext, wake: asyncio.Event,
+                             consumer: Any, key: Any, queue: str) -> None:
+        """Wait until the engine has put something in this stream's outbox; end the stream
+        (abort) if its queue was deleted or its API key may no longer consume there."""
+        await wake.wait()
+        wake.clear()
+        if consumer.closed:
+            await _closed(context, consumer, queue)
+        if key is not None and not self.auth.still_allows(key, "consume", queue):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                "the stream's API key expired or no longer may consume here")
 
     def _lease_span(self, context: Any, queue: str, n: int) -> None:
         assert self.tracing is not None
