@@ -110,7 +110,10 @@ def run(c: Client) -> None:
 
 def start_broker(data_dir: str, listen: str) -> subprocess.Popen[bytes]:
     log = Path(data_dir + ".log") if data_dir else Path("fila-demo.log")
-    cmd = [sys.executable, "-m", "fila", "serve", "--listen", listen]
+    # A compiled `fila` (scripts/build_binary.py) has no interpreter to run `-m fila` with:
+    # it starts itself instead.
+    me = [sys.argv[0]] if "__compiled__" in globals() else [sys.executable, "-m", "fila"]
+    cmd = [*me, "serve", "--listen", listen]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     with log.open("ab") as out:

@@ -23,9 +23,11 @@ for a compressed payload) into the running interpreter's environment when missin
 
 Onefile details worth knowing: the executable is a small bootstrap that unpacks the compiled
 program into a cache dir (~/.cache/fila/<version>-<build id>/, reused by later runs, checked
-file by file) and runs it as a child process. Signals sent to the bootstrap are forwarded as
-SIGINT; if the bootstrap is killed with SIGKILL, the child notices within a second and shuts
-down.
+file by file) and runs it as a child process. SIGTERM/SIGINT sent to the bootstrap reach the
+child as SIGINT (a graceful stop, 20 s before it is killed). The entry point (ENTRY below) makes
+the child die with the bootstrap on Linux, so `kill -9` of what you started is a real crash and
+frees the data dir at once, and makes `sys.executable -m fila` (how `fila demo` starts its
+broker) run this executable.
 """
 
 from __future__ import annotations
@@ -53,12 +55,54 @@ INCLUDE_PACKAGES = [
 ]
 INCLUDE_MODULES = [
     "lupa.lua54",       # the Lua runtime fila.engine.rules uses
+    "_json", "_bisect",  # C accelerators Nuitka's anti-bloat would leave out (json logs, stats)
 ]
 INCLUDE_PACKAGE_DATA = [
     "fila.engine:*.lua",
     "fila.tui:*.tcss",
 ]
 INCLUDE_METADATA = ["textual"]  # textual.__version__ reads it
+# The executable's entry point. Beyond `fila.cli.main()` it makes the onefile child behave like
+# one process (see ENTRY's comments); keep it free of imports that slow `fila --help`.
+ENTRY = '''\
+"""Entry point of the Nuitka-built `fila` (written by scripts/build_binary.py)."""
+import os
+import sys
+
+
+def _onefile_child_setup():
+    # In onefile mode this code runs in a child of a small bootstrap process (the one users
+    # and supervisors see). If the bootstrap is SIGKILLed, the child would otherwise linger
+    # for a second, then shut down gracefully: a `kill -9` would not be a crash, and the data
+    # dir would stay locked while a restarted broker tries to open it. Die with the parent.
+    if sys.platform.startswith("linux") and os.environ.get("NUITKA_ONEFILE_DIRECTORY"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # then Nuitka's own parent watch stops the child within a second or so
+    # `sys.executable -m fila ...` (how `fila demo` starts its broker) must mean this
+    # executable: the compiled program has no separate Python interpreter.
+    argv0 = sys.argv[0]
+    if os.sep not in argv0:
+        import shutil
+
+        argv0 = shutil.which(argv0) or argv0
+    sys.executable = os.path.abspath(argv0)
+    if sys.argv[1:3] == ["-m", "fila"]:
+        del sys.argv[1:3]
+
+
+if "__compiled__" in globals():
+    _onefile_child_setup()
+
+from fila.cli import main  # noqa: E402
+
+main()
+'''
+
 # Never needed at run time; keeps the executable (and the compile) smaller.
 NOFOLLOW = [
     "pytest", "_pytest", "hypothesis", "mypy", "grpc_tools", "setuptools", "pip",
@@ -125,6 +169,12 @@ def nuitka_command(python: str, entry: Path, jobs: int | None, bid: str) -> list
         f"--output-dir={BUILD}",
         "--output-filename=fila",
         "--assume-yes-for-downloads",
+        # Non-deployment mode refuses any argv holding "-m X" or "-c X" (a payload, an option
+        # value); the entry point maps `-m fila` itself.
+        "--no-deployment-flag=self-execution",
+        # SIGTERM/SIGINT to the bootstrap reach the broker as SIGINT (a graceful stop); give
+        # that stop 20 s before the bootstrap kills it.
+        "--onefile-child-grace-time=20000",
         "--lto=no",                       # lto roughly doubles the link on 2 cores for little gain
         "--python-flag=no_site",
         "--python-flag=isolated",
@@ -181,7 +231,7 @@ def main() -> int:
     DIST.mkdir(exist_ok=True)
     # A plain script as the entry point: Nuitka follows `fila` from here.
     entry = BUILD / "fila_main.py"
-    entry.write_text("from fila.cli import main\n\nmain()\n")
+    entry.write_text(ENTRY)
     bid = build_id()
     cmd = nuitka_command(args.python, entry, args.jobs, bid)
 

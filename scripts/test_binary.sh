@@ -7,8 +7,9 @@
 #
 # Checks: `fila --help`, `fila serve --help`, a broker from the executable taking a queue with a
 # Lua hook and a message through the executable's own CLI, `fila top` drawing that queue in a
-# real terminal (tmux) and quitting on q, and then the whole test suite with FILA_BIN pointing
-# at the executable (every `fila serve` and `fila ...` the tests start is the executable).
+# real terminal (tmux) and quitting on q, `fila demo` (which starts a broker by running itself),
+# and then the whole test suite with FILA_BIN pointing at the executable (every `fila serve`
+# and `fila ...` the tests start is the executable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --rebuild) rebuild=1; shift ;;
     --) shift; pytest_args=("$@"); break ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -102,6 +103,13 @@ else
   echo "   ok: drew the queue in a 120x36 terminal, quit on q"
 fi
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+
+echo "== fila demo (starts its own broker: the executable runs itself)"
+port=$(.venv/bin/python -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+(cd "$work" && timeout 180 "$BIN" demo --listen "127.0.0.1:$port" --data-dir "$work/demo-data") \
+  > "$work/demo.txt" 2>&1 || { cat "$work/demo.txt"; echo "FAIL: fila demo"; exit 1; }
+grep -q "Broker stopped" "$work/demo.txt" || { cat "$work/demo.txt"; echo "FAIL: fila demo"; exit 1; }
+echo "   ok: fair scheduling and throttling demo ran against the broker it started"
 
 echo "== the test suite against the executable (FILA_BIN=$BIN)"
 FILA_BIN="$BIN" .venv/bin/python -m pytest tests/ -q -p no:cacheprovider "${pytest_args[@]}"

@@ -9,6 +9,7 @@ with a Lua hook (which needs fila/engine/sandbox.lua).
 from __future__ import annotations
 
 import email.parser
+import importlib.util
 import os
 import re
 import shutil
@@ -35,10 +36,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "fila", src / "fila",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
-    # No build isolation: setuptools from this environment, no download.
-    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                          "--no-build-isolation", "-q", "-w", str(out), str(src)],
-                         capture_output=True, text=True, timeout=180)
+    # Without build isolation (setuptools from this environment, no download) when it has
+    # setuptools; venvs of Python 3.12+ do not, and then pip fetches it.
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation,
+                          "-q", "-w", str(out), str(src)],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     wheels = list(out.glob("fila-*.whl"))
     assert len(wheels) == 1, wheels
