@@ -11,12 +11,14 @@ contract itself, never from a second copy kept by hand.
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 import tempfile
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_doc import write_or_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
@@ -237,22 +239,8 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     text = render(descriptor_set())
-    if args.check:
-        current = OUT.read_text() if OUT.exists() else ""
-        if current != text:
-            diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
-                                        "docs/api.md (committed)", "docs/api.md (generated)",
-                                        lineterm="", n=1)
-            print("\n".join(list(diff)[:60]), file=sys.stderr)
-            print("docs/api.md is out of date: run python scripts/gen_api_docs.py",
-                  file=sys.stderr)
-            return 1
-        print("docs/api.md matches proto/")
-        return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUT, text, check=args.check, script="scripts/gen_api_docs.py",
+                          source="proto/", root=ROOT)
 
 
 if __name__ == "__main__":

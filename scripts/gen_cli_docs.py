@@ -12,11 +12,13 @@ reference cannot say something the CLI does not do.
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_doc import write_or_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "cli.md"
@@ -146,22 +148,8 @@ def main() -> int:
                         help="exit 1 if docs/cli.md differs from the generated text")
     args = parser.parse_args()
     text = render()
-    if args.check:
-        current = OUT.read_text() if OUT.exists() else ""
-        if current != text:
-            diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
-                                        "docs/cli.md (committed)", "docs/cli.md (generated)",
-                                        lineterm="", n=1)
-            print("\n".join(list(diff)[:60]), file=sys.stderr)
-            print("docs/cli.md is out of date: run python scripts/gen_cli_docs.py",
-                  file=sys.stderr)
-            return 1
-        print("docs/cli.md matches the fila CLI")
-        return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUT, text, check=args.check, script="scripts/gen_cli_docs.py",
+                          source="the fila CLI", root=ROOT)
 
 
 if __name__ == "__main__":
