@@ -3,7 +3,7 @@
 Each queue with a script gets its own Lua 5.4 runtime (lupa), so one queue's script can never
 see another's state, and its memory limit is its own. The sandbox itself is Lua
 (`sandbox.lua`): it strips the dangerous parts of the standard library, runs every call under
-an instruction budget and a CPU-time guard, and gives each call fresh globals.
+an instruction budget and a wall-clock guard, and gives each call fresh globals.
 
 Calls cross the Python/Lua boundary with positional arguments and multiple return values (no
 result tables copied back), which keeps a typical hook at a few microseconds.
@@ -11,6 +11,7 @@ result tables copied back), which keeps a typical hook at a few microseconds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, NamedTuple
@@ -77,7 +78,9 @@ class QueueRules:
         # Remove the bridge to Python before any user code can run.
         self._lua.execute("python = nil")
         self._api = self._lua.execute(_SANDBOX_SOURCE)
-        self._api.configure(limits.instruction_budget, limits.time_limit_ms / 1000.0)
+        # The time guard is wall-clock (time.monotonic), read only when the count hook fires.
+        self._api.configure(limits.instruction_budget, limits.time_limit_ms / 1000.0,
+                            time.monotonic)
         for key, value in (config or {}).items():
             self._api.set_config(key, value)
         if self.has_on_enqueue:
@@ -106,7 +109,7 @@ class QueueRules:
         lua = self._lua
         try:
             result = self._api.on_enqueue(
-                self._on_enqueue, lua.table_from(headers), payload_size, queue
+                self._on_enqueue, lua.table_from(headers), payload_size, queue, time.monotonic()
             )
         except Exception as exc:  # e.g. LuaMemoryError raised past the sandbox
             raise HookError(f"on_enqueue: {exc}") from exc
@@ -130,7 +133,8 @@ class QueueRules:
             raise LookupError("queue has no on_failure script")
         try:
             result = self._api.on_failure(
-                self._on_failure, self._lua.table_from(headers), message_id, attempts, queue, error
+                self._on_failure, self._lua.table_from(headers), message_id, attempts, queue, error,
+                time.monotonic(),
             )
         except Exception as exc:
             raise HookError(f"on_failure: {exc}") from exc

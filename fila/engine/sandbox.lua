@@ -3,10 +3,13 @@
 -- It keeps the few dangerous functions the broker itself needs (debug.sethook, os.clock, load)
 -- as upvalues of its own closures, and gives user scripts an environment without io, os,
 -- package, debug, load/loadfile/loadstring, dofile, require, string.dump or collectgarbage.
--- Every hook call runs under an instruction budget and a CPU-time guard (a count hook), and
+-- Every hook call runs under an instruction budget and a wall-clock guard (a count hook), and
 -- with a fresh table for globals, so nothing a script assigns to a global leaks into the next
 -- message. Returns the table of entry points the Python side calls (fila/engine/rules.py).
 local sethook, clock, load = debug.sethook, os.clock, load
+-- The time guard's clock: wall-clock seconds from the broker (configure), os.clock until then.
+-- Read only when the count hook fires (every HOOK_EVERY instructions), not on every call.
+local now = clock
 local pcall, xpcall, error, type, tostring, select = pcall, xpcall, error, type, tostring, select
 local setmetatable, getmetatable, rawget, rawlen, pairs = setmetatable, getmetatable, rawget, rawlen, pairs
 local pack, unpack = table.pack, table.unpack
@@ -22,7 +25,7 @@ local config = {} -- runtime config, mirrored from the broker for fila.get
 local function hook()
   budget_left = budget_left - HOOK_EVERY
   if budget_left <= 0 then error("instruction budget exceeded", 2) end
-  if clock() > deadline then error("time limit exceeded", 2) end
+  if now() > deadline then error("time limit exceeded", 2) end
 end
 
 -- The string metatable is shared by every string: hide it so a script cannot reach the
@@ -57,7 +60,7 @@ local function copy(t, except)
 end
 
 -- pcall/xpcall that cannot swallow a limit: once the budget is spent, the error goes on up.
-local function spent() return budget_left <= 0 or clock() > deadline end
+local function spent() return budget_left <= 0 or now() > deadline end
 local function safe_pcall(...)
   local r = pack(pcall(...))
   if spent() then error("instruction budget exceeded", 0) end
@@ -140,7 +143,8 @@ end
 
 local api = {}
 
-function api.configure(instruction_budget, time_limit_seconds)
+function api.configure(instruction_budget, time_limit_seconds, wall_clock)
+  if wall_clock then now = wall_clock end
   budget, seconds = instruction_budget, time_limit_seconds
 end
 
@@ -150,8 +154,8 @@ function api.clear_config() config = {} end
 -- The count hook stays set on the main Lua thread (setting it per call costs more than the
 -- calls it guards); between calls the budget is "unlimited" so broker-side Lua never trips it.
 local UNLIMITED = math.huge
-local function start()
-  budget_left, deadline = budget, clock() + seconds
+local function start(t0)
+  budget_left, deadline = budget, (t0 or now()) + seconds
 end
 local function stop()
   budget_left, deadline = UNLIMITED, UNLIMITED
@@ -177,9 +181,9 @@ function api.compile(source, chunkname, required_function)
 end
 
 -- on_enqueue: returns true, fairness_key, weight, throttle_key... or false, error.
-function api.on_enqueue(script, headers, payload_size, queue)
+function api.on_enqueue(script, headers, payload_size, queue, t0)
   script.reset()
-  start()
+  start(t0)
   local ok, r = pcall(script.defined.on_enqueue,
     { headers = headers, payload_size = payload_size, queue = queue })
   stop()
@@ -201,9 +205,9 @@ function api.on_enqueue(script, headers, payload_size, queue)
 end
 
 -- on_failure: returns true, action, delay_ms or false, error.
-function api.on_failure(script, headers, id, attempts, queue, err)
+function api.on_failure(script, headers, id, attempts, queue, err, t0)
   script.reset()
-  start()
+  start(t0)
   local ok, r = pcall(script.defined.on_failure,
     { headers = headers, id = id, attempts = attempts, queue = queue, error = err })
   stop()
