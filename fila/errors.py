@@ -24,34 +24,50 @@ class FilaError(Exception):
 
 
 class InvalidArgument(FilaError):
+    """Bad input; the message names the field and what was wrong."""
+
     code_name = "INVALID_ARGUMENT"
 
 
 class NotFound(FilaError):
+    """A queue, message, lease, config key or API key that does not exist."""
+
     code_name = "NOT_FOUND"
 
 
 class AlreadyExists(FilaError):
+    """A queue created twice."""
+
     code_name = "ALREADY_EXISTS"
 
 
 class FailedPrecondition(FilaError):
+    """Well formed, but not allowed now (e.g. redriving a queue that is not a DLQ)."""
+
     code_name = "FAILED_PRECONDITION"
 
 
 class ResourceExhausted(FilaError):
+    """Overload: retry a little later (the broker sends retry-after-ms)."""
+
     code_name = "RESOURCE_EXHAUSTED"
 
 
 class Unavailable(FilaError):
+    """Storage cannot write, or the broker cannot be reached or is shutting down."""
+
     code_name = "UNAVAILABLE"
 
 
 class Unauthenticated(FilaError):
+    """No API key, or one that is unknown, revoked or expired."""
+
     code_name = "UNAUTHENTICATED"
 
 
 class PermissionDenied(FilaError):
+    """The API key's ACL does not allow this."""
+
     code_name = "PERMISSION_DENIED"
 
 

@@ -1,8 +1,18 @@
 """Fila's Python SDK: `Client` (blocking) and `AsyncClient` (asyncio)."""
 
-from fila.client._types import Message, QueueConfig, QueueInfo, QueueStats
+from fila.client._types import (
+    Explanation,
+    HookStats,
+    KeyStats,
+    Message,
+    QueueConfig,
+    QueueInfo,
+    QueueStats,
+    ThrottleStats,
+)
 from fila.client.aio import AsyncClient
-from fila.client.client import Client, ConsumeStream
+from fila.client.aio import AsyncConsumeStream, AsyncLeaseStream
+from fila.client.client import Client, ConsumeStream, LeaseStream
 from fila.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -18,11 +28,17 @@ from fila.errors import (
 __all__ = [
     "AlreadyExists",
     "AsyncClient",
+    "AsyncConsumeStream",
+    "AsyncLeaseStream",
     "Client",
     "ConsumeStream",
+    "Explanation",
     "FailedPrecondition",
     "FilaError",
+    "HookStats",
     "InvalidArgument",
+    "KeyStats",
+    "LeaseStream",
     "Message",
     "NotFound",
     "PermissionDenied",
@@ -30,6 +46,7 @@ __all__ = [
     "QueueInfo",
     "QueueStats",
     "ResourceExhausted",
+    "ThrottleStats",
     "Unauthenticated",
     "Unavailable",
 ]

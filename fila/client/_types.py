@@ -78,6 +78,8 @@ class QueueConfig:
 
 @dataclass(frozen=True)
 class KeyStats:
+    """One fairness key of a queue: pending, DRR deficit and weight, delivery rate, shares."""
+
     key: str
     pending: int
     deficit: int
@@ -90,6 +92,8 @@ class KeyStats:
 
 @dataclass(frozen=True)
 class ThrottleStats:
+    """One token bucket: tokens, rate, burst, passes and hits, messages it holds back."""
+
     key: str
     tokens: float
     rate_per_second: float
@@ -101,6 +105,8 @@ class ThrottleStats:
 
 @dataclass(frozen=True)
 class HookStats:
+    """One Lua hook of a queue: calls, errors, p50/p99 latency and circuit-breaker state."""
+
     hook: str
     configured: bool
     calls: int
@@ -113,6 +119,8 @@ class HookStats:
 
 @dataclass(frozen=True)
 class QueueStats:
+    """GetStats of one queue, as Python values."""
+
     depth: int
     in_flight: int
     active_fairness_keys: int
@@ -177,6 +185,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class QueueInfo:
+    """One row of ListQueues."""
+
     name: str
     depth: int
     in_flight: int

@@ -80,6 +80,8 @@ class AsyncLeaseStream(AsyncConsumeStream):
 
 
 class AsyncClient(AdminCalls):
+    """The asyncio client; enqueue(), ack() and nack() batch behind the scenes (see the module doc)."""
+
     def __init__(
         self,
         addr: str = rq.DEFAULT_ADDR,

@@ -73,6 +73,8 @@ class LeaseStream(ConsumeStream):
 
 
 class Client(AdminCalls):
+    """The blocking client: every call waits for the broker's answer (see the module doc)."""
+
     def __init__(
         self,
         addr: str = rq.DEFAULT_ADDR,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from fila.client import AsyncClient, QueueInfo, QueueStats
-from fila.client._types import ThrottleStats
+from fila.client import ThrottleStats
 from fila.errors import FilaError, NotFound
 
 DLQ_SUFFIX = ".dlq"

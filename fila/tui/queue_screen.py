@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Sparkline, Static
 
 from fila.client import QueueStats
-from fila.client._types import HookStats, KeyStats, ThrottleStats
+from fila.client import HookStats, KeyStats, ThrottleStats
 from fila.tui import cells
 from fila.tui.poller import HISTORY_POLLS, Snapshot
 from fila.tui.widgets import Column, Columns, FilterInput, KeyedTable
