@@ -10,8 +10,7 @@ from fila.client._types import (
     QueueStats,
     ThrottleStats,
 )
-from fila.client.aio import AsyncClient
-from fila.client.aio import AsyncConsumeStream, AsyncLeaseStream
+from fila.client.aio import AsyncClient, AsyncConsumeStream, AsyncLeaseStream
 from fila.client.client import Client, ConsumeStream, LeaseStream
 from fila.errors import (
     AlreadyExists,

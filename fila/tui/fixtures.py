@@ -14,8 +14,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from fila.client import QueueInfo, QueueStats
-from fila.client import HookStats, KeyStats, ThrottleStats
+from fila.client import HookStats, KeyStats, QueueInfo, QueueStats, ThrottleStats
 from fila.errors import NotFound, Unavailable
 from fila.tui.app import FilaTop
 from fila.tui.poller import HISTORY_POLLS

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from fila.client import AsyncClient, QueueInfo, QueueStats
-from fila.client import ThrottleStats
+from fila.client import AsyncClient, QueueInfo, QueueStats, ThrottleStats
 from fila.errors import FilaError, NotFound
 
 DLQ_SUFFIX = ".dlq"

@@ -11,8 +11,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Sparkline, Static
 
-from fila.client import QueueStats
-from fila.client import HookStats, KeyStats, ThrottleStats
+from fila.client import HookStats, KeyStats, QueueStats, ThrottleStats
 from fila.tui import cells
 from fila.tui.poller import HISTORY_POLLS, Snapshot
 from fila.tui.widgets import Column, Columns, FilterInput, KeyedTable
