@@ -163,3 +163,16 @@ def test_narrowing_an_acl_closes_open_streams_at_the_next_delivery(secured: Fila
             with pytest.raises(PermissionDenied, match="no longer may consume"):
                 next(it)
             stream.close()
+
+
+def test_admin_changes_are_logged_with_the_key_that_made_them(secured: FilaProcess) -> None:
+    with Client(secured.addr, api_key=BOOT) as root:
+        key_id, key = root.create_api_key("ops-alice")
+        root.set_acl(key_id, [("admin", "*")])
+    with Client(secured.addr, api_key=key) as alice:
+        alice.create_queue("audited")
+        alice.set_config("feature.x", "on")
+    log = secured.log_text()
+    assert "admin change rpc=CreateQueue target=audited api_key=ops-alice" in log
+    assert "admin change rpc=SetConfig target=feature.x api_key=ops-alice" in log
+    assert "rpc=CreateApiKey target=ops-alice api_key=bootstrap" in log

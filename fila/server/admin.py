@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,8 +20,22 @@ from fila.server.status import code_for
 from fila.v1 import admin_pb2 as pb
 from fila.v1 import messages_pb2
 
+log = logging.getLogger("fila.server")
+
+# Admin RPCs that change state: each success is logged with the API key that made it.
+AUDITED = frozenset({"CreateQueue", "UpdateQueue", "DeleteQueue", "SetConfig", "Redrive",
+                     "CreateApiKey", "RevokeApiKey", "SetAcl"})
 DEFAULT_PEEK_LIMIT = 100
 MAX_PEEK_LIMIT = 10_000
+
+
+def _target(req: Any) -> str:
+    """What an admin change was about, for the log: a queue, a config key or an API key."""
+    for field in ("name", "queue", "dlq_queue", "key", "key_id"):
+        value = getattr(req, field, "")
+        if value:
+            return str(value)[:256]
+    return "-"
 
 
 def settings_from_proto(cfg: pb.QueueConfig) -> QueueSettings:
@@ -222,7 +237,7 @@ class Admin:
         }
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(
-                self._guarded(fn, kind, queue_of),
+                self._guarded(fn, kind, queue_of, name if name in AUDITED else ""),
                 request_deserializer=safe(req_type),
                 response_serializer=lambda m: m.SerializeToString(),
             )
@@ -231,20 +246,23 @@ class Admin:
         return grpc.method_handlers_generic_handler("fila.v1.FilaAdmin", handlers)
 
     def _guarded(
-        self, fn: Callable[..., Awaitable[Any]], kind: str, queue_of: Callable[[Any], str]
+        self, fn: Callable[..., Awaitable[Any]], kind: str, queue_of: Callable[[Any], str],
+        audit: str,
     ) -> Callable[..., Awaitable[Any]]:
-        """Check the caller's permission, run, and turn FilaErrors into gRPC statuses."""
+        """Check the caller's permission, run, and turn FilaErrors into gRPC statuses.
+        Changes (`audit` names them) are logged with the API key that made them."""
         auth = self.auth
 
         async def call(req: Any, ctx: grpc.aio.ServicerContext) -> Any:
             try:
                 if isinstance(req, BadRequest):
                     raise req.error
-                if kind:
-                    auth.require(ctx, kind, queue_of(req))
-                else:
-                    auth.identify(ctx)
-                return await fn(req, ctx)
+                key = auth.require(ctx, kind, queue_of(req)) if kind else auth.identify(ctx)
+                result = await fn(req, ctx)
+                if audit:
+                    log.info("admin change", extra={"rpc": audit, "target": _target(req),
+                                                    "api_key": key.name if key else "-"})
+                return result
             except FilaError as exc:
                 await ctx.abort(code_for(exc), str(exc))
 
