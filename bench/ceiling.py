@@ -29,6 +29,7 @@ import grpc
 from bench import workers
 from bench.harness import Counter, Row, ServerProcess, Settings, measure, percentile
 from bench.workers import Job, Load
+from fila.engine.codec import varint
 from fila.v1 import service_pb2
 
 SERVICE, METHOD = "bench.Echo", "Echo"
@@ -45,15 +46,6 @@ class CeilingServer(ServerProcess):
 
     def command(self, workdir: Path) -> list[str]:
         return [sys.executable, "-m", "bench.ceiling", "serve"]
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _items(data: bytes) -> list[bytes]:
@@ -170,7 +162,7 @@ class FakeBroker:
                 c.wake.clear()
                 out, c.outbox = c.outbox, []
                 for msg in out:
-                    yield b"\x0a" + _varint(len(msg)) + msg
+                    yield b"\x0a" + varint(len(msg)) + msg
         finally:
             self._remove(c)
 
@@ -184,7 +176,7 @@ class FakeBroker:
                 c.wake.clear()
                 while c.outbox:
                     out, c.outbox = c.outbox[:max_batch], c.outbox[max_batch:]
-                    yield b"".join([b"\x0a" + _varint(len(m)) + m for m in out])
+                    yield b"".join([b"\x0a" + varint(len(m)) + m for m in out])
         finally:
             self._remove(c)
 

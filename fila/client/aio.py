@@ -189,28 +189,25 @@ class AsyncClient(AdminCalls):
     async def _send_acks(self, queue: str, items: list[tuple[str, str]]) -> list[Any]:
         ids = [mid for mid, _ in items]
         leases = [lid for _, lid in items]
-        if self._batch_rpcs:
-            try:
-                req = service_pb2.AckBatchRequest(queue=queue, message_ids=ids,
-                                                  lease_ids=leases if any(leases) else [])
-                resp = await self._hot.AckBatch(req, timeout=self.timeout_s)
-            except grpc.RpcError as exc:
-                if not _unimplemented(exc):
-                    raise translate(exc) from None
-                self._batch_rpcs = False
-            else:
-                return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
-                        for r in resp.results]
-        return await asyncio.gather(
-            *(self._single("Ack", service_pb2.AckRequest(queue=queue, message_id=i, lease_id=lid))
-              for i, lid in items),
-            return_exceptions=True)
+        batch = service_pb2.AckBatchRequest(queue=queue, message_ids=ids,
+                                            lease_ids=leases if any(leases) else [])
+        singles = [("Ack", service_pb2.AckRequest(queue=queue, message_id=i, lease_id=lid))
+                   for i, lid in items]
+        return await self._per_item("AckBatch", batch, singles)
 
     async def _send_nacks(self, queue: str, items: list[service_pb2.NackItem]) -> list[Any]:
+        batch = service_pb2.NackBatchRequest(queue=queue, items=items)
+        singles = [("Nack", service_pb2.NackRequest(queue=queue, message_id=i.message_id,
+                                                    error=i.error, lease_id=i.lease_id))
+                   for i in items]
+        return await self._per_item("NackBatch", batch, singles)
+
+    async def _per_item(self, method: str, batch: Any, singles: list[tuple[str, Any]]) -> list[Any]:
+        """One batch RPC with a result (None or an exception) per item; against a broker
+        without batch RPCs, the single-item RPCs instead."""
         if self._batch_rpcs:
             try:
-                resp = await self._hot.NackBatch(
-                    service_pb2.NackBatchRequest(queue=queue, items=items), timeout=self.timeout_s)
+                resp = await getattr(self._hot, method)(batch, timeout=self.timeout_s)
             except grpc.RpcError as exc:
                 if not _unimplemented(exc):
                     raise translate(exc) from None
@@ -218,11 +215,8 @@ class AsyncClient(AdminCalls):
             else:
                 return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
                         for r in resp.results]
-        return await asyncio.gather(
-            *(self._single("Nack", service_pb2.NackRequest(
-                queue=queue, message_id=i.message_id, error=i.error, lease_id=i.lease_id))
-              for i in items),
-            return_exceptions=True)
+        return await asyncio.gather(*(self._single(m, req) for m, req in singles),
+                                    return_exceptions=True)
 
     async def _single(self, method: str, req: Any) -> None:
         try:

@@ -97,6 +97,16 @@ def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+# Environment variable -> setting; read here and nowhere else.
+ENV_VARS = {
+    "FILA_LISTEN_ADDR": "listen_addr",
+    "FILA_DATA_DIR": "data_dir",
+    "FILA_LOG_LEVEL": "log_level",
+    "FILA_METRICS_LISTEN": "metrics_listen",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "otlp_endpoint",
+    "FILA_BOOTSTRAP_APIKEY": "bootstrap_apikey",
+}
+
 # The sections and keys a config file may hold; anything else is a typo worth reporting.
 KNOWN_KEYS: dict[str, set[str]] = {
     "server": {"listen_addr", "data_dir"},
@@ -198,36 +208,14 @@ def load(
             log_level=str(logsec.get("level", s.log_level)),
             log_format=str(logsec.get("format", s.log_format)),
         )
-    if env.get("FILA_LISTEN_ADDR"):
-        s = replace(s, listen_addr=env["FILA_LISTEN_ADDR"])
-    if env.get("FILA_DATA_DIR"):
-        s = replace(s, data_dir=env["FILA_DATA_DIR"])
-    if env.get("FILA_LOG_LEVEL"):
-        s = replace(s, log_level=env["FILA_LOG_LEVEL"])
-    if listen_addr:
-        s = replace(s, listen_addr=listen_addr)
-    if data_dir:
-        s = replace(s, data_dir=data_dir)
-    if log_level:
-        s = replace(s, log_level=log_level)
-    if log_format:
-        s = replace(s, log_format=log_format)
-    if env.get("FILA_METRICS_LISTEN"):
-        s = replace(s, metrics_listen=env["FILA_METRICS_LISTEN"])
-    if metrics_listen:
-        s = replace(s, metrics_listen=metrics_listen)
-    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        s = replace(s, otlp_endpoint=env["OTEL_EXPORTER_OTLP_ENDPOINT"])
-    if otlp_endpoint:
-        s = replace(s, otlp_endpoint=otlp_endpoint)
-    if env.get("FILA_BOOTSTRAP_APIKEY"):
-        s = replace(s, bootstrap_apikey=env["FILA_BOOTSTRAP_APIKEY"])
-    if tls_cert_file:
-        s = replace(s, tls_cert_file=tls_cert_file)
-    if tls_key_file:
-        s = replace(s, tls_key_file=tls_key_file)
-    if tls_ca_file:
-        s = replace(s, tls_ca_file=tls_ca_file)
+    # The environment overrides the file, and flags override both.
+    overrides: dict[str, Any] = {field: env[var] for var, field in ENV_VARS.items() if env.get(var)}
+    flags = {"listen_addr": listen_addr, "data_dir": data_dir, "log_level": log_level,
+             "log_format": log_format, "metrics_listen": metrics_listen,
+             "tls_cert_file": tls_cert_file, "tls_key_file": tls_key_file,
+             "tls_ca_file": tls_ca_file, "otlp_endpoint": otlp_endpoint}
+    overrides.update({field: value for field, value in flags.items() if value})
+    s = replace(s, **overrides)
     if s.quantum < 1:
         raise InvalidArgument("[scheduler] quantum must be at least 1")
     if s.log_level.lower() not in LOG_LEVELS:
