@@ -62,7 +62,7 @@ def drr_pick_ns(keys: int, n: int) -> float:
     pop = drr.pop
     t0 = time.perf_counter_ns()
     for _ in range(n):
-        pop(None, 0.0)
+        pop(0.0)
     return (time.perf_counter_ns() - t0) / n
 
 

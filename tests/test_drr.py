@@ -7,15 +7,9 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.drr import DrrScheduler
 from fila.engine.throttle import Throttles
-
-_seq = iter(range(1, 10**12))
-
-
-def entry(key: str, weight: int = 1, tkeys: tuple[str, ...] = ()) -> Entry:
-    seq = next(_seq)
-    return Entry(seq, f"m{seq}", b"", key, weight, tkeys, 0, 0)
+from tests.scheduler_sim import entry
 
 
 @settings(max_examples=60, deadline=None)
@@ -31,7 +25,7 @@ def test_saturated_shares_follow_weights(weights: list[int], quantum: int, round
     for i, w in enumerate(weights):
         for _ in range(n + 1):  # more than can be served: every key stays busy
             drr.push(entry(f"k{i}", w))
-    got = Counter(drr.pop(None, 0.0).fkey for _ in range(n))  # type: ignore[union-attr]
+    got = Counter(drr.pop(0.0).fkey for _ in range(n))  # type: ignore[union-attr]
     for i, w in enumerate(weights):
         fair = n * w / total_w
         assert abs(got[f"k{i}"] - fair) <= 0.05 * fair + quantum * w, (weights, got)
@@ -49,13 +43,13 @@ def test_idle_keys_are_never_scheduled_and_every_message_comes_out_once(counts: 
             pushed.append(e)
     out = []
     while True:
-        e = drr.pop(None, 0.0)
+        e = drr.pop(0.0)
         if e is None:
             break
         out.append(e)
     assert sorted(x.seq for x in out) == sorted(x.seq for x in pushed)
     assert {e.fkey for e in out} == {f"k{i}" for i, c in enumerate(counts) if c}
-    assert drr.ready == 0 and not drr.ring and not drr.keys  # drained keys left the ring
+    assert drr.ready == 0 and not drr.ring and not drr.keys  # drained keys left the line
     # FIFO inside a key
     for key in {e.fkey for e in out}:
         seqs = [e.seq for e in out if e.fkey == key]
@@ -69,47 +63,64 @@ def test_small_tenant_is_not_starved_by_a_big_one() -> None:
     for t in "BCDE":
         for _ in range(25):
             drr.push(entry(t))
-    first = Counter(drr.pop(None, 0.0).fkey for _ in range(100))  # type: ignore[union-attr]
+    first = Counter(drr.pop(0.0).fkey for _ in range(100))  # type: ignore[union-attr]
     assert first == {"A": 20, "B": 20, "C": 20, "D": 20, "E": 20}
 
 
 def test_throttled_head_does_not_block_its_key() -> None:
     gate = Throttles()
     gate.configure("slow", rate=0.0, burst=1.0, now_s=0.0)
-    drr = DrrScheduler()
+    drr = DrrScheduler(gate=gate)
     head_a = entry("tenant", tkeys=("slow",))
     head_b = entry("tenant", tkeys=("slow",))
     free = entry("tenant")
     for e in (head_a, head_b, free):
         drr.push(e)
-    assert drr.pop(gate, 0.0) is head_a  # takes the only token
-    assert drr.pop(gate, 0.0) is free  # the throttled head does not block the free one
-    assert drr.pop(gate, 0.0) is None  # all that is left is throttled: the key is parked
+    assert drr.pop(0.0) is head_a  # takes the only token
+    assert drr.pop(0.0) is free  # the throttled head does not block the free one
+    assert drr.pop(0.0) is None  # all that is left is throttled: the key is parked
     assert "tenant" in drr.parked and drr.ready == 1
+    assert gate.next_wake() is None  # rate 0: no timer, only a config change wakes it
 
 
 def test_parked_key_comes_back_when_its_bucket_refills() -> None:
     gate = Throttles()
     gate.configure("p", rate=10.0, burst=1.0, now_s=0.0)
-    drr = DrrScheduler()
+    drr = DrrScheduler(gate=gate)
     for _ in range(3):
         drr.push(entry("k", tkeys=("p",)))
-    assert drr.pop(gate, 0.0) is not None
-    assert drr.pop(gate, 0.0) is None
-    wake = drr.parked["k"]
-    assert abs(wake - 0.1) < 1e-9  # one token at 10/s
-    assert drr.unpark(0.05) == wake  # not yet
-    assert drr.unpark(wake) is None
-    assert drr.pop(gate, wake) is not None
+    assert drr.pop(0.0) is not None
+    assert drr.pop(0.0) is None
+    wake = gate.next_wake()
+    assert wake is not None and abs(wake - 0.1) < 1e-5  # one token at 10/s
+    gate.grant_due(0.05)  # not yet
+    assert "k" in drr.parked
+    gate.grant_due(wake)
+    assert "k" not in drr.parked  # its claim got the token, held for it
+    assert gate.buckets["p"].tokens < 1.0
+    assert drr.pop(wake) is not None
 
 
 def test_message_with_several_throttle_keys_needs_every_bucket() -> None:
     gate = Throttles()
     gate.configure("tenant:a", rate=0.0, burst=5.0, now_s=0.0)
     gate.configure("provider:x", rate=0.0, burst=1.0, now_s=0.0)
-    drr = DrrScheduler()
+    drr = DrrScheduler(gate=gate)
     for _ in range(3):
         drr.push(entry("a", tkeys=("tenant:a", "provider:x")))
-    assert drr.pop(gate, 0.0) is not None
-    assert drr.pop(gate, 0.0) is None  # provider:x is empty even though tenant:a is not
-    assert gate.buckets["tenant:a"].tokens == 4.0  # all or nothing: nothing taken on a miss
+    assert drr.pop(0.0) is not None
+    assert drr.pop(0.0) is None  # provider:x is empty even though tenant:a is not
+    assert gate.buckets["tenant:a"].tokens == 4.0  # nothing held for a bucket that never refills
+
+
+def test_a_new_message_with_other_throttle_keys_wakes_a_parked_key() -> None:
+    gate = Throttles()
+    gate.configure("slow", rate=0.0, burst=1.0, now_s=0.0)
+    drr = DrrScheduler(gate=gate)
+    drr.push(entry("t", tkeys=("slow",)))
+    drr.push(entry("t", tkeys=("slow",)))
+    assert drr.pop(0.0) is not None
+    assert drr.pop(0.0) is None and "t" in drr.parked
+    free = entry("t", tkeys=("fast",))
+    drr.push(free)
+    assert drr.pop(0.0) is free  # not left waiting for `slow`, which never refills

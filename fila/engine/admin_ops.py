@@ -55,7 +55,10 @@ class AdminOps:
             settings.lua_limits(self.settings.lua),
             self.config.values,
         )
-        q = Queue(name, qid, settings, rules, DrrScheduler(self.settings.quantum), dlq_of=dlq_of)
+        drr = DrrScheduler(self.settings.quantum, self.config.throttles)
+        q = Queue(name, qid, settings, rules, drr, dlq_of=dlq_of)
+        # A claim got its token: the queue has a key to serve (the set is replaced each turn).
+        drr.on_ready = lambda: self._dirty.add(q)
         q.enqueue_breaker.cooldown_s = q.failure_breaker.cooldown_s = self.settings.breaker_cooldown_s
         return q
 
@@ -166,8 +169,7 @@ class AdminOps:
         for q in self.queues.values():
             q.rules.set_config(key, value or None)
             if key.startswith("throttle.") and q.drr.parked:
-                q.drr.unpark(0.0, force=True)  # re-decide with the new rate at once
-                self._dirty.add(q)
+                self._dirty.add(q)  # the next turn re-decides with the new rate
 
     def redrive(self, dlq_name: str, count: int) -> int:
         """Move up to `count` (0 = all) ready messages of a DLQ back to its source queue.

@@ -397,18 +397,16 @@ class Broker(HookPolicy, AdminOps):
         for q in self.queues.values():
             if q.delayed and q.delayed[0][0] <= wall and q.wake_delayed(wall):
                 self._dirty.add(q)
-            if q.drr.parked:
-                before = len(q.drr.ring)
-                q.drr.unpark(now_s)
-                if len(q.drr.ring) != before:
-                    self._dirty.add(q)
+        throttles = self.config.throttles
+        if throttles.wake:
+            throttles.grant_due(now_s)  # refilled buckets' tokens to their claims, in line
         if mono >= self._next_housekeeping:
             self._housekeeping(mono)
         dirty, self._dirty = self._dirty, set()
         for q in dirty:
-            if q.hungry and q.drr.ring:
+            if q.hungry and q.drr.can_deliver:
                 budget = self._dispatch(q, mono, wall, now_s, budget)
-                if q.hungry and q.drr.ring:
+                if q.hungry and q.drr.can_deliver and budget <= 0:
                     self._dirty.add(q)  # budget ran out: carry on next tick
         if self._dirty:
             return 0.0
@@ -419,7 +417,6 @@ class Broker(HookPolicy, AdminOps):
         observe_latency = self.lease_latency_ms.observe
         hungry = q.hungry
         drr = q.drr
-        gate = self.config.throttles
         expires = mono + q.settings.visibility_timeout_ms
         leases = q.leases
         # Every lease of this pass expires together: one heap item holds them all.
@@ -428,7 +425,7 @@ class Broker(HookPolicy, AdminOps):
         woken: list[Consumer] = []
         run = 0
         while hungry and budget > 0:
-            e = drr.pop(gate, now_s)
+            e = drr.pop(now_s)
             if e is None:
                 break
             budget -= 1
@@ -457,6 +454,11 @@ class Broker(HookPolicy, AdminOps):
                 # batches (fairness is across keys, which the DRR order already settled).
                 hungry.rotate(-1)
                 run = 0
+        if run and len(hungry) > 1:
+            # The consumer served last goes to the back of the line, so the next pass starts
+            # with another: when throttles let one message through per pass, consumers take
+            # turns message by message instead of the first one getting everything.
+            hungry.rotate(-1)
         if batch:
             self._lease_no = lease_no
             q.stats.leased += len(batch)
@@ -487,13 +489,16 @@ class Broker(HookPolicy, AdminOps):
         while heap and not any(e.state == Entry.LEASED and e.lease_no == n for e, n in heap[0][2]):
             heapq.heappop(heap)  # drop items whose leases all ended: keeps the heap from going stale
         if heap:
-            best = (heap[0][0] - mono) / 1000.0
+            d = (heap[0][0] - mono) / 1000.0
+            best = d if best is None else min(best, d)
         for q in self.queues.values():
             at = q.next_delayed_ms()
             if at is not None:
                 d = (at - wall) / 1000.0
                 best = d if best is None else min(best, d)
-            if q.drr.parked:
-                d = min(q.drr.parked.values()) - now_s
-                best = d if best is None else min(best, d)
+
+        wake = self.config.throttles.next_wake()
+        if wake is not None:
+            d = wake - now_s
+            best = d if best is None else min(best, d)
         return None if best is None else max(best, 0.0)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from fila.engine.broker import Broker
-from fila.engine.drr import Entry
+from fila.engine.drr import IDLE, Entry
 from fila.engine.queue import Queue
 
 
@@ -68,10 +68,10 @@ def explain(broker: Broker, queue: str, key: str) -> Explanation:
         if key in q.drr.parked:
             reasons += _throttle_reasons(broker, q, key, now_s) or [
                 "throttled: its buckets are refilling"]
-        elif fk.in_ring:
-            ring = list(q.drr.ring)
-            ahead = ring.index(fk)
-            reasons.append(f"waiting for its DRR turn: {len(ring)} active keys, weight "
+        elif fk.where != IDLE:
+            ahead = q.drr.ahead_of(fk)
+            in_line = len(q.drr.keys) - len(q.drr.parked)
+            reasons.append(f"waiting for its DRR turn: {in_line} active keys, weight "
                            f"{fk.weight}, {ahead} ahead")
     if delayed:
         first = min(delayed, key=lambda e: e.ready_at_ms)

@@ -50,7 +50,7 @@ class RuntimeConfig:
                     return  # only reachable from storage written by an older version
                 self.throttles.configure(tkey, rate, burst, now_s)
             else:
-                self.throttles.remove(tkey)
+                self.throttles.remove(tkey, now_s)
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)

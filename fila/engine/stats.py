@@ -80,10 +80,7 @@ def held_back(broker: Broker, queues: list[Queue]) -> dict[str, int]:
     buckets = broker.config.throttles.buckets
     out: dict[str, int] = {}
     for q in queues:
-        for key in q.drr.parked:
-            fk = q.drr.keys.get(key)
-            if fk is None:
-                continue
+        for fk in q.drr.parked.values():
             for tkeys, group in fk.groups.items():
                 for tk in tkeys:
                     b = buckets.get(tk)

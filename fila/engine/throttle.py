@@ -1,14 +1,30 @@
 """Token buckets for throttle keys, set at runtime under `throttle.<key>` = "<rate>,<burst>".
 
-A message with several throttle keys may go only when every one of its buckets holds a whole
-token; then it takes one from each (all or nothing). A key with no bucket is unthrottled.
-Buckets refill continuously at `rate_per_second`, up to `burst`. Counts of passes and hits
-(a check that found a bucket empty) are kept per key for stats and metrics.
+A message may go only when every one of its buckets holds a whole token; then it takes one
+from each. A key with no bucket is unthrottled. Buckets refill continuously at
+`rate_per_second`, up to `burst`. Counts of passes and hits (a check that found a bucket
+empty, or its tokens promised to waiting messages) are kept per key for stats and metrics.
+
+Who gets a token when several messages wait for one is the scheduler's order, kept here
+across queues. A message that finds a bucket empty at its fairness key's turn *claims* the
+bucket (fila.engine.claims keeps each queue's claims in weighted fair order). While a bucket
+has claims, its tokens go only to them: when it refills, the queues with claims on it take
+turns, and each grants its token to its claim first in line, which holds it until its key's
+next turn. So a refill goes to whoever waited first in fair order, never to whoever happens
+to ask first.
+
+A message with several throttle keys takes, at its turn, the tokens that are free and
+*holds* them while it waits for the rest (`take_holding`), claiming every bucket it lacks:
+otherwise a message needing two busy buckets at once would lose every race to messages
+needing only one of them, and starve. A held token is one the message has spent early; it is
+given back if the message goes away before it is delivered.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from typing import Protocol
 
 from fila.errors import InvalidArgument
 
@@ -41,7 +57,8 @@ class Bucket:
             return now_s
         if self.rate <= 0:
             return math.inf
-        return now_s + (1.0 - tokens) / self.rate
+        # A microsecond late, so that at that time the float sum surely holds a whole token.
+        return now_s + (1.0 - tokens) / self.rate + 1e-6
 
 
 def parse_throttle_value(key: str, value: str) -> tuple[float, float]:
@@ -67,11 +84,22 @@ def parse_throttle_value(key: str, value: str) -> tuple[float, float]:
     return rate, burst
 
 
+class Claimant(Protocol):
+    """A queue's scheduler, holding claims on buckets (fila.engine.drr.DrrScheduler)."""
+
+    def grant(self, bucket: str, now_s: float) -> bool:
+        """Give a token of `bucket` to the first claim in line; False if it has none left."""
+        ...
+
+
 class Throttles:
-    """All buckets of the broker (throttle keys are global, shared by every queue)."""
+    """All buckets of the broker (throttle keys are global, shared by every queue), and the
+    claims waiting for them."""
 
     def __init__(self) -> None:
         self.buckets: dict[str, Bucket] = {}
+        self.claimants: dict[str, deque[Claimant]] = {}  # bucket -> queues, in turn order
+        self.wake: dict[str, float] = {}  # bucket -> when it can next grant a claim
 
     def configure(self, key: str, rate: float, burst: float, now_s: float) -> None:
         bucket = self.buckets.get(key)
@@ -83,17 +111,26 @@ class Throttles:
             bucket.burst = burst
             if bucket.tokens > burst:
                 bucket.tokens = burst
+        if key in self.claimants:
+            self.wake[key] = self.next_token_s(key, now_s)  # re-decide with the new rate
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: str, now_s: float = 0.0) -> None:
         self.buckets.pop(key, None)
+        if key in self.claimants:
+            self.wake[key] = now_s  # no limit any more: every claim is granted at once
+
+    # -- taking tokens ------------------------------------------------------------------------
 
     def try_take(self, keys: tuple[str, ...], now_s: float) -> bool:
+        """All or nothing: a token of each of `keys`' buckets, if each has a free one."""
         buckets = self.buckets
+        claimed = self.claimants
         if len(keys) == 1:  # the common case, without building a list
-            b = buckets.get(keys[0])
+            k = keys[0]
+            b = buckets.get(k)
             if b is None:
                 return True
-            if b.refill(now_s) >= 1.0:
+            if b.refill(now_s) >= 1.0 and k not in claimed:
                 b.tokens -= 1.0
                 b.passed += 1
                 return True
@@ -103,7 +140,7 @@ class Throttles:
         for k in keys:
             b = buckets.get(k)
             if b is not None:
-                if b.refill(now_s) < 1.0:
+                if b.refill(now_s) < 1.0 or k in claimed:
                     b.hits += 1
                     return False
                 found.append(b)
@@ -112,13 +149,125 @@ class Throttles:
             b.passed += 1
         return True
 
-    def earliest_refill_s(self, keys: tuple[str, ...], now_s: float) -> float:
-        """When every bucket of `keys` will hold a token (the latest of their refills)."""
-        at = now_s
+    def take_holding(self, keys: tuple[str, ...], held: dict[str, int], now_s: float) -> bool:
+        """For a message needing several buckets (or tokens granted to its claims): True if,
+        with what is held, it has a token of each (one of each is then spent); else take
+        into `held` what is free and return False.
+
+        If a bucket it lacks can never refill (rate 0), nothing is held: a token waiting for
+        a bucket that will never have one would be lost to everyone else.
+        """
+        buckets = self.buckets
+        claimed = self.claimants
+        missing = False
         for k in keys:
+            if held.get(k, 0) >= 1:
+                continue
+            b = buckets.get(k)
+            if b is None:
+                continue
+            if b.refill(now_s) >= 1.0 and k not in claimed:
+                b.tokens -= 1.0
+                held[k] = 1
+            else:
+                b.hits += 1
+                missing = True
+                if b.rate <= 0 and b.tokens < 1.0:
+                    self.release(held, now_s)
+                    return False
+        if missing:
+            return False
+        for k in keys:
+            n = held.get(k, 0)
+            if n > 1:
+                held[k] = n - 1
+            elif n:
+                del held[k]
+            b = buckets.get(k)
+            if b is not None:
+                b.passed += 1
+        return True
+
+    def release(self, held: dict[str, int], now_s: float) -> None:
+        """Give held tokens back (the messages that held them went away, or cannot go)."""
+        for k, n in held.items():
             b = self.buckets.get(k)
             if b is not None:
-                t = b.next_token_s(now_s)
-                if t > at:
-                    at = t
-        return at
+                b.refill(now_s)
+                b.tokens = min(b.burst, b.tokens + n)
+                if k in self.claimants:
+                    self.wake[k] = now_s
+        held.clear()
+
+    def lacking(self, keys: tuple[str, ...], held: dict[str, int]) -> list[str]:
+        """The throttle keys of `keys` with a bucket that a message holding `held` still
+        needs a token of (only those that can never refill, if some cannot: tokens of the
+        others would wait in vain)."""
+        out = [k for k in keys if held.get(k, 0) < 1 and k in self.buckets]
+        never = [k for k in out if self.buckets[k].rate <= 0 and self.buckets[k].tokens < 1.0]
+        return never or out
+
+    def contended(self, keys: tuple[str, ...], now_s: float) -> bool:
+        """Would a message with `keys` have to wait now (a bucket empty, or promised)?"""
+        buckets, claimed = self.buckets, self.claimants
+        for k in keys:
+            b = buckets.get(k)
+            if b is not None and (k in claimed or b.refill(now_s) < 1.0):
+                return True
+        return False
+
+    def next_token_s(self, key: str, now_s: float) -> float:
+        b = self.buckets.get(key)
+        return now_s if b is None else b.next_token_s(now_s)
+
+    # -- claims -------------------------------------------------------------------------------
+
+    def claim(self, key: str, who: Claimant, now_s: float) -> None:
+        """`who` has a claim waiting for a token of `key`'s bucket."""
+        line = self.claimants.get(key)
+        if line is None:
+            line = self.claimants[key] = deque()
+        if who not in line:
+            line.append(who)
+        at = self.next_token_s(key, now_s)
+        if at < self.wake.get(key, math.inf):
+            self.wake[key] = at
+
+    def grant_due(self, now_s: float) -> None:
+        """Give the tokens of refilled buckets to their claims (queues take turns)."""
+        for key, at in list(self.wake.items()):
+            if at <= now_s:
+                self.grant(key, now_s)
+
+    def grant(self, key: str, now_s: float) -> None:
+        line = self.claimants[key]
+        b = self.buckets.get(key)
+        while line:
+            if b is not None and b.refill(now_s) < 1.0:
+                break
+            who = line[0]
+            if who.grant(key, now_s):
+                if b is not None:
+                    b.tokens -= 1.0
+                line.rotate(-1)
+            else:
+                line.popleft()  # it has no claim on this bucket any more
+        if line:
+            self.wake[key] = self.next_token_s(key, now_s)
+        else:
+            del self.claimants[key]
+            del self.wake[key]
+
+    def drop(self, who: Claimant) -> None:
+        """A queue went away: its claims with it."""
+        for key, line in list(self.claimants.items()):
+            if who in line:
+                line.remove(who)
+                if not line:
+                    del self.claimants[key]
+                    self.wake.pop(key, None)
+
+    def next_wake(self) -> float | None:
+        """When the next bucket with claims can grant one (None: none can)."""
+        at = min(self.wake.values(), default=math.inf)
+        return None if at == math.inf else at
