@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install Fila with its dev tools into it. Idempotent and quiet.
+# With --tests, also what the test suite needs beyond Python (Node packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -17,4 +18,20 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     exit 1
   fi
   touch "$stamp"
+fi
+[ "${1:-}" = "--tests" ] || exit 0
+# The test suite's own tools beyond Python: protobufjs for tests/test_wire_runtimes.py (it
+# decodes our frames as @grpc/proto-loader does).
+js=tests/js
+if [ ! -f "$js/node_modules/.fila-installed" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.fila-installed" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "error: the tests need Node.js 20 and npm (for protobufjs); install them first" >&2
+    exit 1
+  fi
+  if ! npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >"$js/install.log" 2>&1; then
+    cat "$js/install.log" >&2
+    echo "error: npm ci in $js failed" >&2
+    exit 1
+  fi
+  touch "$js/node_modules/.fila-installed"
 fi

@@ -2,7 +2,7 @@
 # Set up from nothing and run every check CI runs: lint, types, generated stubs, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup_env.sh
+./scripts/setup_env.sh --tests
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"

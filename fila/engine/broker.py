@@ -240,6 +240,7 @@ class Broker(HookPolicy, AdminOps):
         self._batch.put(st.message_key(q.qid, seq), data)
         self._staged += 1
         e = Entry(seq, mid, data, fkey, weight, tkeys, 0, now_ms)
+        e.meta_at = len(data) - q.encoder.tail_len(fkey, weight, tkeys)
         q.drr.push(e)
         q.stats.enqueued += 1
         self.pending_bytes += len(data)

@@ -1,9 +1,10 @@
 """Message ids and the bytes a message is stored and delivered as.
 
-A message is stored as the serialized `fila.v1.Message` it will be delivered as, so a lease
-sends stored bytes back as they are, framed as a `ConsumeResponse`, with the lease time
-appended: protobuf merges a repeated embedded field into the first, so appending
-`timestamps { leased_at }` to the stored bytes fills in the lease time without parsing.
+A message is stored as the serialized `fila.v1.Message` it will be delivered as, ending with
+its `metadata` and `timestamps` fields. A lease sends the stored bytes back framed as a
+`ConsumeResponse`, with the lease id spliced into `metadata` and the lease time into
+`timestamps`: each submessage appears exactly once, because not every protobuf runtime
+merges a repeated one (protobufjs keeps only the last occurrence).
 """
 
 from __future__ import annotations
@@ -154,6 +155,10 @@ class StoredEncoder:
             self._ts_ms = ms
         return self._ts
 
+    def tail_len(self, fkey: str, weight: int, tkeys: tuple[str, ...]) -> int:
+        """Bytes after the metadata field starts, in what `encode` just built."""
+        return len(self._meta[(fkey, weight, tkeys)]) + len(self._ts)
+
     def encode(self, mid: str, body: bytes, fkey: str, weight: int, tkeys: tuple[str, ...],
                enqueued_ms: int) -> bytes:
         """A new message (attempt 0): id + headers/payload + metadata + timestamps."""
@@ -178,16 +183,60 @@ def with_attempts(
     return msg.SerializeToString()
 
 
-def lease_frame(data: bytes, leased_ms: int, lease_id: int) -> bytes:
-    """A `ConsumeResponse` carrying the stored message with its lease time and lease id."""
+def _read_varint(data: bytes, i: int) -> tuple[int, int]:
+    """The varint at data[i:], and the index after it."""
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def metadata_offset(data: bytes) -> int:
+    """Where the top-level `metadata` field (4) of a serialized Message starts (len(data) if
+    it has none): a walk over the top-level fields, for bytes whose layout is not known."""
+    i, n = 0, len(data)
+    while i < n:
+        tag, j = _read_varint(data, i)
+        field, wire = tag >> 3, tag & 7
+        if field == 4 and wire == 2:
+            return i
+        if wire == 0:
+            _, j = _read_varint(data, j)
+        elif wire == 1:
+            j += 8
+        elif wire == 2:
+            length, j = _read_varint(data, j)
+            j += length
+        elif wire == 5:
+            j += 4
+        else:
+            raise ValueError(f"unexpected wire type {wire} in a stored message")
+        i = j
+    return n
+
+
+def lease_frame(data: bytes, meta_at: int, leased_ms: int, lease_id: int) -> bytes:
+    """A `ConsumeResponse` carrying the stored message with its lease id (in `metadata`) and
+    lease time (in `timestamps`). `meta_at` is where `data`'s metadata field starts."""
+    meta, after = b"", meta_at
+    if meta_at < len(data):  # metadata { ... }
+        length, i = _read_varint(data, meta_at + 1)
+        meta, after = data[i:i + length], i + length
+    times, rest = b"", data[after:]
+    if rest[:1] == _TIMESTAMPS_TAG:  # timestamps { enqueued_at }, last in stored bytes
+        length, i = _read_varint(data, after + 1)
+        times, rest = data[i:i + length], data[i + length:]
     seconds, ms = divmod(leased_ms, 1000)
     ts = b"\x08" + varint(seconds)
     if ms:
         ts += b"\x10" + varint(ms * 1_000_000)
-    leased = _LEASED_AT_TAG + varint(len(ts)) + ts
     token = str(lease_id).encode()
-    lease = _LEASE_ID_TAG + bytes((len(token),)) + token  # ids are short: 1-byte lengths
-    # timestamps { leased_at } and metadata { lease_id }, merged into the stored message
-    suffix = b"".join((_TIMESTAMPS_TAG, bytes((len(leased),)), leased,
-                       _METADATA_TAG, bytes((len(lease),)), lease))
-    return b"".join((_CONSUME_MESSAGE_TAG, varint(len(data) + len(suffix)), data, suffix))
+    meta += _LEASE_ID_TAG + bytes((len(token),)) + token  # ids are short: 1-byte lengths
+    times += _LEASED_AT_TAG + bytes((len(ts),)) + ts
+    body = b"".join((data[:meta_at], _METADATA_TAG, varint(len(meta)), meta,
+                     _TIMESTAMPS_TAG, varint(len(times)), times, rest))
+    return _CONSUME_MESSAGE_TAG + varint(len(body)) + body

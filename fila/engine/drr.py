@@ -46,6 +46,7 @@ class Entry:
     __slots__ = (
         "seq", "mid", "data", "fkey", "weight", "tkeys", "attempts", "enqueued_ms",
         "state", "consumer", "lease_no", "token", "expires_ms", "ready_at_ms", "last_error",
+        "meta_at",
     )
 
     READY, LEASED, DELAYED, GONE = 0, 1, 2, 3
@@ -69,6 +70,7 @@ class Entry:
         self.expires_ms = 0
         self.ready_at_ms = 0
         self.last_error = ""
+        self.meta_at = 0  # where `data`'s metadata field starts (0: not known yet)
 
 
 class ThrottleGate(Protocol):

@@ -86,6 +86,7 @@ class HookPolicy:
             return
         old_size = len(e.data)
         e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
+        e.meta_at = 0
         self.pending_bytes += len(e.data) - old_size
         self._put(st.message_key(q.qid, e.seq), e.data)
         if delay_ms > 0:
@@ -134,6 +135,7 @@ class HookPolicy:
             e.ready_at_ms = 0
         old_size = len(e.data)
         e.data = codec.with_attempts(e.data, e.attempts, queue=dlq.name, last_error=e.last_error)
+        e.meta_at = 0
         self.pending_bytes += len(e.data) - old_size
         self._put(st.message_key(dlq.qid, e.seq), e.data)
         e.state = Entry.READY

@@ -31,6 +31,14 @@ MAX_BATCH = 10_000  # items in one batch RPC
 MAX_CREDIT = 10_000  # unacknowledged messages one lease stream may hold
 
 
+def _meta_at(e: Entry) -> int:
+    """Where the metadata of e's stored bytes starts (found once, for recovered or rewritten
+    messages, then kept)."""
+    if not e.meta_at:
+        e.meta_at = codec.metadata_offset(e.data)
+    return e.meta_at
+
+
 def _check_batch(field: str, n: int) -> None:
     if n > MAX_BATCH:
         raise InvalidArgument(f"{field} has {n} items; at most {MAX_BATCH} per call")
@@ -85,6 +93,7 @@ class HotPath:
         broker = self.broker
         try:
             self.auth.require(context, "produce", request.queue)
+            request.DiscardUnknownFields()  # stored bytes hold headers and payload, nothing else
             mid = broker.enqueue(request.queue, dict(request.headers), request.payload,
                                  codec.strip_queue(request.SerializeToString()))
             await self.core.settled()
@@ -135,7 +144,8 @@ class HotPath:
                         continue  # its lease ended before we got to send it
                     if self.tracing is not None:
                         self._lease_span(context, request.queue, 1)
-                    yield codec.lease_frame(e.data, time.time_ns() // 1_000_000, e.token)
+                    yield codec.lease_frame(e.data, _meta_at(e), time.time_ns() // 1_000_000,
+                                            e.token)
         finally:
             broker.remove_consumer(consumer)
             self.core.poke()
@@ -150,6 +160,7 @@ class HotPath:
             _check_batch("messages", len(request.messages))
         except FilaError as exc:
             await _abort(context, exc)
+        request.DiscardUnknownFields()  # stored bytes hold headers and payload, nothing else
         out = pb.EnqueueBatchResponse()
         results = out.results
         accepted = False
@@ -281,8 +292,8 @@ class HotPath:
                 while consumer.outbox:
                     batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]
                     now_ms = time.time_ns() // 1_000_000
-                    frames = [codec.lease_frame(e.data, now_ms, e.token) for e in batch
-                              if e.state == Entry.LEASED and e.consumer is consumer]
+                    frames = [codec.lease_frame(e.data, e.meta_at or _meta_at(e), now_ms, e.token)
+                              for e in batch if e.state == Entry.LEASED and e.consumer is consumer]
                     if frames:
                         if self.tracing is not None:
                             self._lease_span(context, first.queue, len(frames))
