@@ -35,7 +35,7 @@ from fila.v1 import service_pb2
 SERVICE, METHOD = "bench.Echo", "Echo"
 SERIAL_CALLS = 200
 CHANNEL_OPTIONS = workers.CHANNEL_OPTIONS  # the same options as fila.client uses
-CONSUME_CREDIT = 8  # as Fila's STREAM_PREFETCH
+CONSUME_CREDIT = 100  # as Fila's CONSUME_WINDOW (Fila then grows it as frames are written)
 
 _ID = b"\x0a\x24"  # field 1 (Message.id / EnqueueResponse.message_id), 36 bytes
 _RESULT = b"\x0a\x26"  # field 1 (results), 38 bytes: one (_ID + id)

@@ -165,8 +165,13 @@ language from them with `protoc`. The Python SDK (`fila.client`) wraps both serv
   {max_batch:,} items per call and answer with one result per item, in request order; a
   failed item carries an `ItemError` whose `code` is the status code name the single-item RPC
   would have returned. One bad item never fails the others.
-- **Leases.** `Consume` holds at most {prefetch} leased, unacknowledged messages per stream;
-  `Lease` holds at most the stream's `credit` (1 to {max_credit:,}). Each ack, nack or
+- **Leases.** `Consume` pushes ready messages as fast as the client reads them, as the
+  original broker did: a client may read many messages before it acks. A stream holds at most
+  `[lease] consume_max_unacked` (default {max_unacked:,}) leased, unacknowledged messages, and
+  a client that stops reading stops getting leases (HTTP/2 flow control); what it was already
+  sent stays leased until it is acked or its visibility timeout ends, so a consumer that stops
+  early holds up to that many messages for that long. `Lease` holds at most the stream's
+  `credit` (1 to {max_credit:,}), never more: use it for flow control. Each ack, nack or
   expired lease frees one slot.
 - **Durability.** `Enqueue`, `EnqueueBatch`, `Ack`, `Nack`, `AckBatch`, `NackBatch` and the
   admin calls that change state answer only once their effect is in the write-ahead log on
@@ -177,11 +182,16 @@ language from them with `protoc`. The Python SDK (`fila.client`) wraps both serv
 
 
 def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
-    from fila.server.hot_path import MAX_BATCH, MAX_CREDIT, RETRY_AFTER_MS, STREAM_PREFETCH
+    from fila.server.hot_path import (
+        DEFAULT_CONSUME_MAX_UNACKED,
+        MAX_BATCH,
+        MAX_CREDIT,
+        RETRY_AFTER_MS,
+    )
 
     types = Types(fds)
     out = [PREAMBLE.format(retry_after_ms=RETRY_AFTER_MS, max_batch=MAX_BATCH,
-                           prefetch=STREAM_PREFETCH, max_credit=MAX_CREDIT)]
+                           max_unacked=DEFAULT_CONSUME_MAX_UNACKED, max_credit=MAX_CREDIT)]
     files = sorted(fds.file, key=lambda f: FILE_ORDER.index(f.name) if f.name in FILE_ORDER else 99)
     files = [f for f in files if f.package == "fila.v1"]
     out.append("## Contents\n")

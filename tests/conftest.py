@@ -58,12 +58,14 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 10.0, what: str
         time.sleep(0.01)
 
 
-def take(client: Client, queue: str, n: int, timeout_s: float = 10.0, ack: bool = False) -> list:
-    """Read up to n messages from a fresh lease stream; stop early after timeout_s."""
+def take(client: Client, queue: str, n: int, timeout_s: float = 10.0, ack: bool = False,
+         credit: int | None = None) -> list:
+    """Read up to n messages from a fresh lease stream of credit n (so exactly what is read is
+    leased), or of `credit`; stop early after timeout_s."""
     import threading
 
     out: list = []
-    stream = client.consume(queue)
+    stream = client.lease(queue, credit=credit or max(1, min(n, 10_000)))
     timer = threading.Timer(timeout_s, stream.close)
     timer.start()
     try:

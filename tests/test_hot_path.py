@@ -80,7 +80,7 @@ def test_many_consumers_each_message_leased_once(client: Client) -> None:
     results: list[list] = [[] for _ in range(4)]
 
     def consume(slot: list) -> None:
-        slot.extend(take(client, "jobs", 200, timeout_s=3, ack=True))
+        slot.extend(take(client, "jobs", 200, timeout_s=3, ack=True, credit=10))
 
     threads = [threading.Thread(target=consume, args=(r,)) for r in results]
     for t in threads:

@@ -55,9 +55,9 @@ def test_memory_limit_refuses_with_resource_exhausted_then_recovers(tmp_path: Pa
         proc.kill()
 
 
-def test_a_consumer_that_stops_reading_holds_only_its_credit(client: Client) -> None:
+def test_a_lease_stream_that_stops_reading_holds_only_its_credit(client: Client) -> None:
     client.create_queue("q")
-    stream = client.consume("q")
+    stream = client.lease("q", credit=8)
     it = iter(stream)
     for i in range(2000):
         client.enqueue("q", str(i))

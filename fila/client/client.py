@@ -114,8 +114,10 @@ class Client(AdminCalls):
     def consume(self, queue: str) -> ConsumeStream:
         """Open the classic lease stream on `queue` (works with every Fila broker).
 
-        The broker keeps up to 8 messages leased ahead of what you have acked; if you stop
-        early, those stay leased until their visibility timeout. `lease()` lets you choose.
+        The broker pushes ready messages as fast as you read them, up to its
+        `[lease] consume_max_unacked` (default 2,000) leased and not yet acked; if you stop
+        early, what was sent stays leased until its visibility timeout. `lease()` lets you
+        choose how many you hold.
         """
         return ConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
 

@@ -82,7 +82,7 @@ class FilaServer:
         self.server = grpc.aio.server(options=GRPC_OPTIONS)
         self.auth = Auth(self.broker.api_keys, s.bootstrap_apikey)
         self.server.add_generic_rpc_handlers(
-            [HotPath(self.core, self.auth, self.tracing).handler(),
+            [HotPath(self.core, self.auth, self.tracing, s.consume_max_unacked).handler(),
              Admin(self.core, self.auth).handler()]
         )
         try:

@@ -19,11 +19,15 @@ from fila.server.status import code_for
 from fila.server.tracing import Tracing
 from fila.v1 import service_pb2 as pb
 
-# Credit-based flow control for the classic Consume stream: how many messages one stream may
-# hold leased and unacknowledged. A consumer gets a new message when it acks, nacks or lets a
-# lease expire, never more; so a stalled consumer costs the broker nothing, and the rest of
-# the work stays available to other consumers.
-STREAM_PREFETCH = 8
+# The classic Consume stream pushes what is ready as fast as the client reads, as the
+# original broker did (its clients read many messages, then ack): it starts with a window of
+# CONSUME_WINDOW leases and gets one more each time the transport takes a frame, up to
+# `[lease] consume_max_unacked` leased, unacknowledged messages. A client that stops reading
+# stops the transport (HTTP/2 flow control), so its stream stops getting leases; what it
+# was sent stays leased until acked or its visibility timeout ends.
+CONSUME_WINDOW = 100
+CONSUME_GRANT_EVERY = 16  # frames written between grants (one engine call for many)
+DEFAULT_CONSUME_MAX_UNACKED = 2000
 
 
 DEFAULT_LEASE_BATCH = 100
@@ -83,11 +87,13 @@ async def _abort(context: grpc.aio.ServicerContext, exc: FilaError) -> None:
 
 
 class HotPath:
-    def __init__(self, core: CoreLoop, auth: Auth, tracing: Tracing | None = None) -> None:
+    def __init__(self, core: CoreLoop, auth: Auth, tracing: Tracing | None = None,
+                 consume_max_unacked: int = DEFAULT_CONSUME_MAX_UNACKED) -> None:
         self.core = core
         self.broker = core.broker
         self.auth = auth
         self.tracing = tracing
+        self.consume_max_unacked = consume_max_unacked
 
     async def enqueue(self, request: pb.EnqueueRequest, context: grpc.aio.ServicerContext) -> pb.EnqueueResponse:
         broker = self.broker
@@ -127,9 +133,10 @@ class HotPath:
         wake = asyncio.Event()
         if isinstance(request, BadRequest):
             await _abort(context, request.error)
+        cap = self.consume_max_unacked
         try:
             key = self.auth.require(context, "consume", request.queue)
-            consumer = broker.add_consumer(request.queue, STREAM_PREFETCH, wake.set,
+            consumer = broker.add_consumer(request.queue, min(cap, CONSUME_WINDOW), wake.set,
                                            key.key_id if key else "")
         except FilaError as exc:
             await _abort(context, exc)
@@ -138,6 +145,7 @@ class HotPath:
         try:
             while True:
                 await self._next_delivery(context, wake, consumer, key, request.queue)
+                sent = 0
                 while consumer.outbox:
                     e = consumer.outbox.pop(0)
                     if e.state != Entry.LEASED or e.consumer is not consumer:
@@ -146,6 +154,13 @@ class HotPath:
                         self._lease_span(context, request.queue, 1)
                     yield codec.lease_frame(e.data, _meta_at(e), time.time_ns() // 1_000_000,
                                             e.token)
+                    sent += 1  # the transport took it: room for one more, up to the cap
+                    if sent >= CONSUME_GRANT_EVERY or not consumer.outbox:
+                        room = cap - consumer.leased - consumer.credit
+                        if room > 0:
+                            broker.grant(consumer, min(sent, room))
+                            self.core.poke()
+                        sent = 0
         finally:
             broker.remove_consumer(consumer)
             self.core.poke()

@@ -10,6 +10,9 @@ files keep working). Environment overrides are read here and nowhere else.
     [scheduler]
     quantum = 1
 
+    [lease]
+    consume_max_unacked = 2000      # classic Consume streams: leased, unacked messages each
+
     [limits]
     max_payload_bytes = 1048576
     max_headers = 64
@@ -65,6 +68,7 @@ class ServerSettings:
     listen_addr: str = DEFAULT_LISTEN
     data_dir: str = DEFAULT_DATA_DIR
     quantum: int = 1
+    consume_max_unacked: int = 2000
     limits: Limits = field(default_factory=Limits)
     lua: LuaLimits = field(default_factory=LuaLimits)
     breaker_cooldown_ms: int = 10_000
@@ -112,6 +116,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "server": {"listen_addr", "data_dir"},
     "storage": {"data_dir"},
     "scheduler": {"quantum"},
+    "lease": {"consume_max_unacked"},
     "limits": {f.name for f in fields(Limits)},
     "lua": {f.name for f in fields(LuaLimits)} | {"breaker_cooldown_ms"},
     "metrics": {"listen_addr", "top_keys"},
@@ -181,6 +186,7 @@ def load(
         server = _section(doc, "server")
         storage = _section(doc, "storage")
         scheduler = _section(doc, "scheduler")
+        lease = _section(doc, "lease")
         lua = dict(_section(doc, "lua"))
         logsec = _section(doc, "log")
         metrics = _section(doc, "metrics")
@@ -194,6 +200,7 @@ def load(
             listen_addr=str(server.get("listen_addr", s.listen_addr)),
             data_dir=str(server.get("data_dir", storage.get("data_dir", s.data_dir))),
             quantum=_int(scheduler, "quantum", s.quantum, "scheduler"),
+            consume_max_unacked=_int(lease, "consume_max_unacked", s.consume_max_unacked, "lease"),
             limits=Limits(**_typed(Limits, _section(doc, "limits"), "limits")),
             lua=LuaLimits(**_typed(LuaLimits, lua, "lua")),
             breaker_cooldown_ms=_int({"breaker_cooldown_ms": cooldown}, "breaker_cooldown_ms",
