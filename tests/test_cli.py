@@ -228,7 +228,8 @@ def test_stats_shows_keys_and_throttles(server: FilaProcess, client: Client) -> 
             doc["active_fairness_keys"]) == ("jobs", 4, 0, 0, 2)
     assert sorted((k["key"], k["pending"], k["weight"]) for k in doc["keys"]) == [("a", 3, 1), ("b", 1, 1)]
     assert set(doc["keys"][0]) == {"key", "pending", "deficit", "weight", "delivered",
-                                   "delivery_rate", "fair_share", "actual_share"}
+                                   "delivery_rate", "fair_share", "actual_share",
+                                   "fair_rate", "limited_by"}
     [t] = doc["throttles"]
     assert set(t) == {"key", "tokens", "rate_per_second", "burst", "passed", "hits", "waiting"}
     assert (t["key"], t["rate_per_second"], t["burst"]) == ("t", 1000.0, 50.0)

@@ -137,10 +137,29 @@ def test_explain_drr_turn_and_credit(client: Client, server: FilaProcess) -> Non
     for t in ("a", "b", "c"):
         for _ in range(30):
             client.enqueue("q", b"x", {"tenant": t})
-    with client.consume("q") as stream:
+    with client.lease("q", credit=8) as stream:
         it = iter(stream)
         next(it)  # hold 8 leases (the stream's credit) and never ack
         wait_for(lambda: client.get_stats("q").in_flight == 8, what="credit to fill")
         ex = client.explain("q", "c")
         assert "every consumer is at its credit limit" in ex.summary
         assert any(r.startswith("waiting for its DRR turn: 3 active keys") for r in ex.reasons)
+
+
+def test_a_drained_keys_series_stay_and_count_every_lease(client: Client, server: FilaProcess) -> None:
+    """Journey 2 of the PRD: "tenant X's throughput dropped to zero 20 minutes ago" needs the
+    drained key's counter to stay, flat, after its rate has decayed to nothing."""
+    client.create_queue("q", on_enqueue=HOOK)
+    for i in range(60):
+        client.enqueue("q", str(i), {"tenant": "x"})
+    got = take(client, "q", 60, ack=True)
+    assert len(got) == 60
+    series = 'fila_fairness_key_delivered_total{key="x",queue="q"}'
+    text = scrape(server)
+    delivered = value(text, series)
+    assert delivered == 60  # every lease counted at once, not at the next once-a-second roll
+    assert value(text, 'fila_fairness_key_pending{key="x",queue="q"}') == 0
+    rate = 'fila_fairness_key_delivery_rate{key="x",queue="q"}'
+    wait_for(lambda: value(scrape(server), rate) > 0, 10, "x's delivery rate")
+    wait_for(lambda: value(scrape(server), rate) == 0, 40, "x's delivery rate to decay to 0")
+    assert value(scrape(server), series) == delivered  # still there, flat

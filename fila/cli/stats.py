@@ -31,7 +31,8 @@ def stats_doc(queue: str, s: QueueStats) -> dict[str, Any]:
         "totals": dict(s.totals),
         "keys": [{"key": k.key, "pending": k.pending, "deficit": k.deficit, "weight": k.weight,
                   "delivered": k.delivered, "delivery_rate": k.delivery_rate,
-                  "fair_share": k.fair_share, "actual_share": k.actual_share}
+                  "fair_share": k.fair_share, "actual_share": k.actual_share,
+                  "fair_rate": k.fair_rate, "limited_by": k.limited_by}
                  for k in s.keys],
         "throttles": [{"key": t.key, "tokens": t.tokens, "rate_per_second": t.rate_per_second,
                        "burst": t.burst, "passed": t.passed, "hits": t.hits,
@@ -59,8 +60,10 @@ def print_stats(doc: dict[str, Any]) -> None:
     ])
     typer.echo("")
     if doc["keys"]:
-        table(["fairness key", "pending", "deficit", "weight", "deliver/s", "fair", "actual"],
+        table(["fairness key", "pending", "deficit", "weight", "deliver/s", "can get/s",
+               "limited by", "fair", "actual"],
               [(k["key"], k["pending"], k["deficit"], k["weight"], round(k["delivery_rate"], 1),
+                round(k["fair_rate"], 1) if k["fair_rate"] else "-", k["limited_by"] or "-",
                 f"{k['fair_share']:.0%}", f"{k['actual_share']:.0%}") for k in doc["keys"]])
     else:
         typer.echo("no fairness key has pending messages")
@@ -85,11 +88,16 @@ def stats(
 ) -> None:
     """Show a queue's depth, in-flight, consumers, keys and throttles.
 
+    Per fairness key: what it can get ("can get/s", "share: fair": its weighted share of the
+    throttles its messages use and of the consumers, and what binds it) beside what it got
+    ("deliver/s", "actual").
+
     JSON: {"queue", "depth", "in_flight", "active_consumers", "active_fairness_keys",
     "quantum", "ready", "delayed", "dlq_depth", "drr_rounds", "enqueue_rate",
     "delivery_rate", "totals": {"enqueued", "leased", "acked", "nacked", "expired",
     "dead_lettered", "redriven"}, "keys": [{"key", "pending", "deficit", "weight",
-    "delivered", "delivery_rate", "fair_share", "actual_share"}], "throttles": [{"key",
+    "delivered", "delivery_rate", "fair_share", "actual_share", "fair_rate", "limited_by"}],
+    "throttles": [{"key",
     "tokens", "rate_per_second", "burst", "passed", "hits", "waiting"}], "hooks": [{"hook",
     "configured", "calls", "errors", "p50_us", "p99_us", "breaker_state",
     "breaker_openings"}]}

@@ -78,7 +78,11 @@ class QueueConfig:
 
 @dataclass(frozen=True)
 class KeyStats:
-    """One fairness key of a queue: pending, DRR deficit and weight, delivery rate, shares."""
+    """One fairness key of a queue: pending, DRR deficit and weight, delivery rate, shares.
+
+    `fair_share` is the part of the queue's deliveries the key can get (its weighted share of
+    the throttles it uses and of the consumers), `fair_rate` the same in msg/s (0 when nothing
+    bounds it) and `limited_by` what binds it: throttle keys, "consumers", or ""."""
 
     key: str
     pending: int
@@ -88,6 +92,8 @@ class KeyStats:
     delivery_rate: float = 0.0
     fair_share: float = 0.0
     actual_share: float = 0.0
+    fair_rate: float = 0.0
+    limited_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,8 @@ class QueueStats:
             active_consumers=r.active_consumers,
             quantum=r.quantum,
             keys=[KeyStats(k.key, k.pending_count, k.current_deficit, k.weight, k.delivered,
-                           k.delivery_rate, k.fair_share, k.actual_share)
+                           k.delivery_rate, k.fair_share, k.actual_share, k.fair_rate,
+                           k.limited_by)
                   for k in r.per_key_stats],
             throttles=[ThrottleStats(t.key, t.tokens, t.rate_per_second, t.burst, t.passed, t.hits,
                                      t.waiting)

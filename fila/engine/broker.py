@@ -478,9 +478,9 @@ class Broker(HookPolicy, AdminOps):
             q.rates.window = {"enqueued": st_.enqueued - q.rates_base[0],
                               "delivered": st_.leased - q.rates_base[1]}
             q.rates_base = (st_.enqueued, st_.leased)
-            q.rates.roll(seconds)
+            q.rates.roll(seconds, mono / 1000.0)
             if q.key_rates:
-                q.key_rates.roll(seconds)
+                q.key_rates.roll(seconds, mono / 1000.0)
 
     def _next_timer(self, mono: int, wall: int, now_s: float) -> float | None:
         best: float | None = None

@@ -67,25 +67,34 @@ class HookStat:
         self.latency_us = Histogram(LUA_BUCKETS_US)
 
 
-class RateWindow:
-    """Per-second rates, smoothed: fed counts as they happen, rolled once a second."""
+KEY_SERIES_RETENTION_S = 3600.0  # a key's counters are kept this long after its last delivery
 
-    __slots__ = ("window", "rates", "totals")
+
+class RateWindow:
+    """Per-second rates, smoothed: fed counts as they happen, rolled once a second. Also the
+    totals since start, for Prometheus counters, and when each key last counted, so that a
+    key that drained keeps its series (its counter flat, its rate falling to 0) for
+    KEY_SERIES_RETENTION_S: "tenant X's throughput dropped to zero 20 minutes ago" shows."""
+
+    __slots__ = ("window", "rates", "totals", "last_seen", "_pruned_s")
 
     ALPHA = 0.5
+    MAX_TOTALS = 50_000  # keys kept for counters; past it, the longest quiet ones are dropped
 
     def __init__(self) -> None:
         self.window: dict[str, int] = {}
         self.rates: dict[str, float] = {}
-        self.totals: dict[str, int] = {}  # counts since start, for Prometheus counters
+        self.totals: dict[str, int] = {}  # counts up to the last roll
+        self.last_seen: dict[str, float] = {}  # key -> monotonic time of its last roll with counts
+        self._pruned_s = 0.0
 
-    MAX_TOTALS = 50_000  # keys kept for counters; past it, keys with no recent rate are dropped
-
-    def roll(self, seconds: float) -> None:
+    def roll(self, seconds: float, now_s: float = 0.0) -> None:
         a = self.ALPHA
         totals = self.totals
+        last_seen = self.last_seen
         for k, n in self.window.items():
             totals[k] = totals.get(k, 0) + n
+            last_seen[k] = now_s
         fresh = {k: n / seconds for k, n in self.window.items()}
         rates = {}
         for k in fresh.keys() | self.rates.keys():
@@ -94,8 +103,31 @@ class RateWindow:
                 rates[k] = r
         self.rates = rates
         self.window = {}
-        if len(totals) > self.MAX_TOTALS:  # a counter that vanishes restarts at 0 if it returns
-            self.totals = {k: n for k, n in totals.items() if k in rates}
+        if now_s - self._pruned_s >= 60 or len(totals) > self.MAX_TOTALS:
+            self._prune(now_s)
+
+    def _prune(self, now_s: float) -> None:
+        """Forget keys quiet for longer than the retention (a counter that comes back after
+        that restarts at 0, which Prometheus reads as a reset), and the quietest past the cap."""
+        self._pruned_s = now_s
+        last_seen = self.last_seen
+        stale = [k for k, t in last_seen.items() if now_s - t > KEY_SERIES_RETENTION_S]
+        if len(last_seen) - len(stale) > self.MAX_TOTALS:
+            by_age = sorted(last_seen, key=last_seen.__getitem__)
+            stale = by_age[: len(last_seen) - self.MAX_TOTALS]
+        for k in stale:
+            last_seen.pop(k, None)
+            self.totals.pop(k, None)
+
+    def total(self, key: str) -> int:
+        """Counts since start, including the current second's."""
+        return self.totals.get(key, 0) + self.window.get(key, 0)
+
+    def recent(self, now_s: float) -> set[str]:
+        """Keys that counted within the retention (and the current second)."""
+        out = {k for k, t in self.last_seen.items() if now_s - t <= KEY_SERIES_RETENTION_S}
+        out.update(self.window)
+        return out
 
     def __bool__(self) -> bool:
         return bool(self.window or self.rates)

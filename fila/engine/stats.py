@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 from fila.engine.broker import Broker
+from fila.engine.fair_share import Share, fair_shares
 from fila.engine.instruments import HookStat
 from fila.engine.queue import DLQ_SUFFIX, Breaker, Queue, QueueStats
 
@@ -20,6 +22,8 @@ class KeyStats:
     delivery_rate: float
     fair_share: float
     actual_share: float
+    fair_rate: float = 0.0  # msg/s it can get; 0: nothing bounds it
+    limited_by: str = ""
 
 
 @dataclass
@@ -89,6 +93,18 @@ def held_back(broker: Broker, queues: list[Queue]) -> dict[str, int]:
     return out
 
 
+def key_shares(broker: Broker, q: Queue) -> dict[str, Share]:
+    """The share of deliveries each active key of `q` can get (fila.engine.fair_share). The
+    consumers count as a limit only while none of them is waiting for a message."""
+    buckets = broker.config.throttles.buckets
+    rates = {k: b.rate for k, b in buckets.items()}
+    delivered = q.rates.rates.get("delivered", 0.0)
+    capacity = delivered if q.consumers and not q.hungry and delivered > 0 else math.inf
+    return fair_shares(((fk.key, fk.weight, [frozenset(t) for t in fk.groups])
+                        for fk in q.drr.keys.values()),
+                       rates, capacity)
+
+
 def throttle_views(broker: Broker, queues: list[Queue] | None = None) -> list[ThrottleStats]:
     """Every configured bucket (throttle keys are global, shared by all queues), with what it
     holds back in `queues` (default: all)."""
@@ -128,15 +144,17 @@ def queue_view(broker: Broker, name: str, with_keys: bool = True, key_limit: int
     ]
     rates = q.key_rates.rates
     total_rate = sum(rates.values())
-    total_weight = sum(fk.weight for fk in q.drr.keys.values()) or 1
+    shares = key_shares(broker, q)
     # The keys with the most pending messages first: bounded, however many keys there are.
     biggest = sorted(q.drr.keys.values(), key=lambda fk: (-fk.count, fk.key))[:key_limit]
     view.keys = [
         KeyStats(
             key=fk.key, pending=fk.count, deficit=fk.deficit, weight=fk.weight,
             delivered=fk.delivered, delivery_rate=rates.get(fk.key, 0.0),
-            fair_share=fk.weight / total_weight,
+            fair_share=shares[fk.key].share,
             actual_share=(rates.get(fk.key, 0.0) / total_rate) if total_rate else 0.0,
+            fair_rate=0.0 if shares[fk.key].rate == math.inf else shares[fk.key].rate,
+            limited_by=shares[fk.key].limited_by,
         )
         for fk in biggest
     ]

@@ -141,7 +141,7 @@ class Admin:
             out.per_key_stats.add(
                 key=k.key, pending_count=k.pending, current_deficit=k.deficit, weight=k.weight,
                 delivered=k.delivered, delivery_rate=k.delivery_rate, fair_share=k.fair_share,
-                actual_share=k.actual_share,
+                actual_share=k.actual_share, fair_rate=k.fair_rate, limited_by=k.limited_by,
             )
         for th in v.throttles:
             out.per_throttle_stats.add(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterator
 
@@ -28,7 +29,8 @@ from prometheus_client.core import (
 
 from fila.engine.broker import Broker
 from fila.engine.instruments import Histogram
-from fila.engine.stats import throttle_views
+from fila.engine.queue import Queue
+from fila.engine.stats import key_shares, throttle_views
 
 log = logging.getLogger("fila.server")
 
@@ -83,7 +85,9 @@ class BrokerCollector:
                 ("deficit", "Current DRR deficit of the key."),
                 ("weight", "DRR weight of the key."),
                 ("delivery_rate", "Deliveries per second (smoothed)."),
-                ("fair_share", "weight / sum of active weights."),
+                ("fair_share", "Share of the queue's deliveries the key can get: its weighted "
+                               "share of its throttles and of the consumers."),
+                ("fair_rate", "Deliveries per second the key can get (0: nothing bounds it)."),
                 ("actual_share", "Share of the queue's recent deliveries."),
             )
         }
@@ -148,36 +152,43 @@ class BrokerCollector:
         refused.add_metric([], b.refused_overload)
         yield from (held, limit, refused)
 
-    def _keys(self, q, delivered, gauges) -> None:  # type: ignore[no-untyped-def]
-        rates = q.key_rates.rates
-        totals = q.key_rates.totals
+    def _keys(self, q: Queue, delivered: CounterMetricFamily,
+              gauges: dict[str, GaugeMetricFamily]) -> None:
+        """Per-key series for the busiest `top_keys` keys (most pending, fastest, most recently
+        active), including keys that drained within the retention (their counters flat)."""
+        kr = q.key_rates
+        rates = kr.rates
         fks = q.drr.keys
-        keys = set(fks) | set(rates)
-        ranked = sorted(keys, key=lambda k: (-(fks[k].count if k in fks else 0), -rates.get(k, 0.0), k))
+        last_seen = kr.last_seen
+        keys = set(fks) | set(rates) | kr.recent(time.monotonic())
+        ranked = sorted(keys, key=lambda k: (-(fks[k].count if k in fks else 0),
+                                             -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
         top, rest = ranked[: self.top_keys], ranked[self.top_keys:]
         total_rate = sum(rates.values())
-        total_weight = sum(fk.weight for fk in fks.values()) or 1
+        shares = key_shares(self.broker, q)
         for k in top:
             fk = fks.get(k)
             rate = rates.get(k, 0.0)
-            delivered.add_metric([q.name, k], totals.get(k, 0))
+            share = shares.get(k)
+            delivered.add_metric([q.name, k], kr.total(k))
             row = {
                 "pending": fk.count if fk else 0, "deficit": fk.deficit if fk else 0,
                 "weight": fk.weight if fk else 0, "delivery_rate": rate,
-                "fair_share": fk.weight / total_weight if fk else 0.0,
+                "fair_share": share.share if share else 0.0,
+                "fair_rate": share.rate if share and share.rate != math.inf else 0.0,
                 "actual_share": rate / total_rate if total_rate else 0.0,
             }
             for name, fam in gauges.items():
                 fam.add_metric([q.name, k], row[name])
         if rest:
             other_rate = sum(rates.get(k, 0.0) for k in rest)
-            delivered.add_metric([q.name, OTHER], sum(totals.get(k, 0) for k in rest))
+            delivered.add_metric([q.name, OTHER], sum(kr.total(k) for k in rest))
             gauges["pending"].add_metric([q.name, OTHER], sum(fks[k].count for k in rest if k in fks))
             gauges["delivery_rate"].add_metric([q.name, OTHER], other_rate)
             gauges["actual_share"].add_metric([q.name, OTHER],
                                               other_rate / total_rate if total_rate else 0.0)
             gauges["fair_share"].add_metric(
-                [q.name, OTHER], sum(fks[k].weight for k in rest if k in fks) / total_weight)
+                [q.name, OTHER], sum(shares[k].share for k in rest if k in shares))
 
     def _throttles(self) -> Iterator[Metric]:
         views = throttle_views(self.broker)

@@ -44,7 +44,8 @@ def _queues(frame: int) -> dict[str, QueueStats]:
     emails = QueueStats(
         depth=1_840, in_flight=200, active_fairness_keys=4, active_consumers=4, quantum=1_000,
         ready=1_512, delayed=328, dlq_depth=12, drr_rounds=90_000 + 37 * frame,
-        keys=[KeyStats(k, p, 420 - 100 * i, wt, 50_000 - 9_000 * i, emails_rate * a, f, a)
+        keys=[KeyStats(k, p, 420 - 100 * i, wt, 50_000 - 9_000 * i, emails_rate * a, f, a,
+                       412.0 * f, "provider:sendgrid" if i < 3 else "consumers")
               for i, (k, p, wt, f, a) in enumerate(keys)],
         hooks=_hooks(1_250_000 + 400 * frame, 0, "closed", 0),
         delivery_rate=emails_rate, enqueue_rate=emails_rate * 1.04,

@@ -27,6 +27,9 @@ def key_columns() -> Columns[KeyStats]:
         Column("weight", lambda k: cells.count(k.weight), lambda k: k.weight),
         Column("deficit", lambda k: cells.count(k.deficit), lambda k: k.deficit),
         Column("deliver/s", lambda k: cells.rate(k.delivery_rate), lambda k: k.delivery_rate),
+        Column("can get/s", lambda k: cells.rate(k.fair_rate or None), lambda k: k.fair_rate),
+        Column("limited by", lambda k: k.limited_by or cells.NONE, lambda k: k.limited_by,
+               descending=False),
         Column("share: actual / fair", lambda k: cells.share(k.fair_share, k.actual_share),
                lambda k: k.actual_share),
     ])

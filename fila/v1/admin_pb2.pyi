@@ -176,7 +176,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self, queue: _Optional[str] = ...) -> None: ...
 
 class PerFairnessKeyStats(_message.Message):
-    __slots__ = ("key", "pending_count", "current_deficit", "weight", "delivered", "delivery_rate", "fair_share", "actual_share")
+    __slots__ = ("key", "pending_count", "current_deficit", "weight", "delivered", "delivery_rate", "fair_share", "actual_share", "fair_rate", "limited_by")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PENDING_COUNT_FIELD_NUMBER: _ClassVar[int]
     CURRENT_DEFICIT_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,8 @@ class PerFairnessKeyStats(_message.Message):
     DELIVERY_RATE_FIELD_NUMBER: _ClassVar[int]
     FAIR_SHARE_FIELD_NUMBER: _ClassVar[int]
     ACTUAL_SHARE_FIELD_NUMBER: _ClassVar[int]
+    FAIR_RATE_FIELD_NUMBER: _ClassVar[int]
+    LIMITED_BY_FIELD_NUMBER: _ClassVar[int]
     key: str
     pending_count: int
     current_deficit: int
@@ -193,7 +195,9 @@ class PerFairnessKeyStats(_message.Message):
     delivery_rate: float
     fair_share: float
     actual_share: float
-    def __init__(self, key: _Optional[str] = ..., pending_count: _Optional[int] = ..., current_deficit: _Optional[int] = ..., weight: _Optional[int] = ..., delivered: _Optional[int] = ..., delivery_rate: _Optional[float] = ..., fair_share: _Optional[float] = ..., actual_share: _Optional[float] = ...) -> None: ...
+    fair_rate: float
+    limited_by: str
+    def __init__(self, key: _Optional[str] = ..., pending_count: _Optional[int] = ..., current_deficit: _Optional[int] = ..., weight: _Optional[int] = ..., delivered: _Optional[int] = ..., delivery_rate: _Optional[float] = ..., fair_share: _Optional[float] = ..., actual_share: _Optional[float] = ..., fair_rate: _Optional[float] = ..., limited_by: _Optional[str] = ...) -> None: ...
 
 class PerThrottleKeyStats(_message.Message):
     __slots__ = ("key", "tokens", "rate_per_second", "burst", "passed", "hits", "waiting")
