@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import (
     batched,
     ceiling,
+    fair_throttled,
     fairness,
     goals,
     latency,
@@ -60,6 +61,8 @@ SCENARIOS = [
              "the batched lifecycle on 1 vs 1,000 and 10 vs 10,000 fairness keys"),
     Scenario("fairness", fairness.fairness,
              "weights 1:2:3:4:5 on a saturated queue: share of the first K deliveries"),
+    Scenario("fair-throttled", fair_throttled.fair_throttled,
+             "tenant.lua, weight.t1 = 2, one 100/s bucket: msg/s per tenant; 2 and 8 consumers"),
     Scenario("latency", latency.latency,
              "enqueue -> lease latency at a paced light load, consumer waiting"),
     Scenario("pending-1m", recovery.pending,

@@ -40,7 +40,7 @@ class Settings:
     warmup_s: float = 2.0  # load runs this long before the measured window opens
     measure_s: float = 10.0  # the measured window
     producers: int = 64  # old clients: single-message Enqueue RPCs in flight at once
-    consumers: int = 8  # old clients: Consume streams (each holds the broker's prefetch, 8)
+    consumers: int = 8  # old clients: Consume streams
     consume_fill: int = 100_000  # old clients' consume+ack: messages pre-filled
     batch_producers: int = 4  # batched: EnqueueBatch calls in flight (tasks)
     batch_consumers: int = 2  # batched: Lease streams

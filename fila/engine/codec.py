@@ -219,24 +219,47 @@ def metadata_offset(data: bytes) -> int:
     return n
 
 
+_leased_cache: tuple[int, bytes] = (-1, b"")
+
+
+def _leased_at(ms: int) -> bytes:
+    """`leased_at { ... }` for a millisecond (the last one cached: a batch shares it)."""
+    global _leased_cache
+    if _leased_cache[0] == ms:
+        return _leased_cache[1]
+    seconds, rest = divmod(ms, 1000)
+    ts = b"\x08" + varint(seconds)
+    if rest:
+        ts += b"\x10" + varint(rest * 1_000_000)
+    out = _LEASED_AT_TAG + bytes((len(ts),)) + ts
+    _leased_cache = (ms, out)
+    return out
+
+
 def lease_frame(data: bytes, meta_at: int, leased_ms: int, lease_id: int) -> bytes:
     """A `ConsumeResponse` carrying the stored message with its lease id (in `metadata`) and
     lease time (in `timestamps`). `meta_at` is where `data`'s metadata field starts."""
-    meta, after = b"", meta_at
-    if meta_at < len(data):  # metadata { ... }
-        length, i = _read_varint(data, meta_at + 1)
-        meta, after = data[i:i + length], i + length
-    times, rest = b"", data[after:]
-    if rest[:1] == _TIMESTAMPS_TAG:  # timestamps { enqueued_at }, last in stored bytes
-        length, i = _read_varint(data, after + 1)
+    n = len(data)
+    if meta_at < n:  # metadata { ... }: usually a one-byte length
+        length = data[meta_at + 1]
+        i = meta_at + 2
+        if length & 0x80:
+            length, i = _read_varint(data, meta_at + 1)
+        after = i + length
+        meta = data[i:after]
+    else:
+        meta, after = b"", n
+    if after < n and data[after] == 0x2A:  # timestamps { enqueued_at }, last in stored bytes
+        length = data[after + 1]
+        i = after + 2
+        if length & 0x80:
+            length, i = _read_varint(data, after + 1)
         times, rest = data[i:i + length], data[i + length:]
-    seconds, ms = divmod(leased_ms, 1000)
-    ts = b"\x08" + varint(seconds)
-    if ms:
-        ts += b"\x10" + varint(ms * 1_000_000)
+    else:
+        times, rest = b"", data[after:]
     token = str(lease_id).encode()
     meta += _LEASE_ID_TAG + bytes((len(token),)) + token  # ids are short: 1-byte lengths
-    times += _LEASED_AT_TAG + bytes((len(ts),)) + ts
+    times += _leased_at(leased_ms)
     body = b"".join((data[:meta_at], _METADATA_TAG, varint(len(meta)), meta,
                      _TIMESTAMPS_TAG, varint(len(times)), times, rest))
     return _CONSUME_MESSAGE_TAG + varint(len(body)) + body

@@ -268,10 +268,10 @@ class DrrScheduler:
         idle[fk.key] = fk
 
     def _to_back(self, fk: FairnessKey) -> None:
+        """Into line, last (a heap item of its earlier state goes stale: `where` changed)."""
         self._stamp += 1
         fk.stamp = self._stamp
         fk.where = RING
-        fk.gen += 1
         self.ring.append(fk)
 
     def _return(self, fk: FairnessKey) -> None:
@@ -344,9 +344,15 @@ class DrrScheduler:
         quantum = self.quantum
         gate = self.gate
         blocked = self._blocked
+        ring = self.ring
         while True:
-            fk, returning = self._front()
-            if fk is None:
+            if self.returning:
+                fk, returning = self._front()
+                if fk is None:
+                    return None
+            elif ring:
+                fk, returning = ring[0], False  # the common case, without a call
+            else:
                 return None
             if fk.deficit < 1:
                 fk.deficit += quantum * fk.weight
@@ -369,9 +375,15 @@ class DrrScheduler:
                     fk.release_holds(gate, now_s)
                     self._retire(fk)
                     blocked.clear()
-                elif fk.deficit < 1:
-                    self._leave_front(returning)
-                    self._to_back(fk)
+                elif fk.deficit < 1:  # to the back of the line (_to_back, inlined)
+                    if returning:
+                        heapq.heappop(self.returning)
+                    else:
+                        ring.popleft()
+                    self._stamp += 1
+                    fk.stamp = self._stamp
+                    fk.where = RING
+                    ring.append(fk)
             if blocked:
                 self._claim(fk, blocked, now_s)
                 blocked.clear()
