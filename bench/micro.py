@@ -13,7 +13,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.drr import DrrScheduler
+from fila.engine.message import Entry
 from fila.engine.rules import LuaLimits, QueueRules
 from fila.engine.throttle import Throttles
 

@@ -9,7 +9,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.drr import DrrScheduler
+from fila.engine.message import Entry
 from fila.engine.throttle import Throttles
 
 _seq = itertools.count(1)

@@ -1,29 +1,31 @@
-"""Administration of the broker's state: queues, runtime config, dead letters.
+"""Administration of the broker's state: queues, runtime config, dead letters, API keys.
 
 A mixin of `Broker` (same thread, same staging rules): every change stages its storage
-effects and an undo, exactly like the hot path.
+effects and its undo, exactly like the hot path. What cannot be undone (ending the streams of
+a deleted queue or of a revoked key) waits until the write has succeeded.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fila.engine import codec
-from fila.engine import storage as st
-from fila.engine.drr import DrrScheduler, Entry
-from fila.engine.queue import DLQ_SUFFIX, Queue, QueueSettings, check_queue_name
+from fila.engine import codec, keys
+from fila.engine.api_keys import KeyRecord
+from fila.engine.drr import DrrScheduler
+from fila.engine.message import Entry
+from fila.engine.queue import DLQ_SUFFIX, Queue, QueueSettings, check_queue_name, dlq_name
 from fila.engine.rules import QueueRules
 from fila.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 
 if TYPE_CHECKING:
+    from fila.engine.api_keys import ApiKeys
     from fila.engine.broker import BrokerSettings
+    from fila.engine.clock import Clock
     from fila.engine.rules import EnqueueDecision
     from fila.engine.runtime_config import RuntimeConfig
+    from fila.engine.staging import Staging
 
 log = logging.getLogger("fila.engine")
 
@@ -31,22 +33,23 @@ log = logging.getLogger("fila.engine")
 class AdminOps:
     # Provided by Broker.
     settings: BrokerSettings
+    clock: Clock
+    stage: Staging
     queues: dict[str, Queue]
     _by_qid: dict[int, Queue]
     config: RuntimeConfig
-    _batch: Any
-    _undo: list[Callable[[], None]]
+    api_keys: ApiKeys
     _dirty: set[Queue]
     _next_qid: int
     pending_bytes: int
 
     if TYPE_CHECKING:
-        def _queue(self, name: str, field_name: str = "queue") -> Queue: ...
-        def _put(self, key: bytes, value: bytes) -> None: ...
-        def _delete(self, key: bytes) -> None: ...
+        def queue(self, name: str, field_name: str = "queue") -> Queue: ...
         def _decide_enqueue(
             self, q: Queue, headers: dict[str, str], payload_size: int
         ) -> EnqueueDecision: ...
+
+    # -- queues -----------------------------------------------------------------------------
 
     def _build_queue(self, name: str, qid: int, settings: QueueSettings, dlq_of: str) -> Queue:
         rules = QueueRules(
@@ -67,6 +70,9 @@ class AdminOps:
         self._by_qid[q.qid] = q
         self._next_qid = max(self._next_qid, q.qid + 1)
 
+    def _stage_record(self, q: Queue) -> None:
+        self.stage.put(keys.queue(q.name), json.dumps(q.record()).encode())
+
     def create_queue(self, name: str, settings: QueueSettings) -> str:
         check_queue_name(name, self.settings.limits.max_queue_name_bytes)
         if name.endswith(DLQ_SUFFIX):
@@ -75,49 +81,77 @@ class AdminOps:
             )
         if name in self.queues:
             raise AlreadyExists(f"queue {name!r} already exists")
-        dlq_name = name + DLQ_SUFFIX
-        if len(dlq_name.encode()) > self.settings.limits.max_queue_name_bytes:
+        dlq = dlq_name(name)
+        if len(dlq.encode()) > self.settings.limits.max_queue_name_bytes:
             raise InvalidArgument(
-                f"name is too long: its dead-letter queue {dlq_name!r} must fit "
+                f"name is too long: its dead-letter queue {dlq!r} must fit "
                 f"{self.settings.limits.max_queue_name_bytes} bytes"
             )
         settings = settings.validated()
         q = self._build_queue(name, self._next_qid, settings, "")  # compiles: may raise
         self._add_queue(q)
-        dlq = self._build_queue(dlq_name, self._next_qid, QueueSettings(), name)
-        self._add_queue(dlq)
-        for made in (q, dlq):
-            self._put(st.QUEUE_PREFIX + made.name.encode(), json.dumps(made.record()).encode())
-        self._undo.append(lambda: self._drop_queue_memory(q, dlq))
-        log.info("queue created", extra={"queue": name, "dlq": dlq_name})
+        d = self._build_queue(dlq, self._next_qid, QueueSettings(), name)
+        self._add_queue(d)
+        for made in (q, d):
+            self._stage_record(made)
+        self.stage.undo(self._forget_queues, q, d)
+        log.info("queue created", extra={"queue": name, "dlq": dlq})
         return name
 
     def update_queue(self, name: str, settings: QueueSettings) -> None:
         """Replace a queue's scripts and settings; the new scripts compile first or nothing changes."""
-        q = self._queue(name, "name")
+        q = self.queue(name, "name")
         if q.is_dlq:
             raise FailedPrecondition(f"{name!r} is a dead-letter queue; update {q.dlq_of!r} instead")
         settings = settings.validated()
         fresh = self._build_queue(name, q.qid, settings, q.dlq_of)
-        old_settings, old_rules = q.settings, q.rules
-        q.settings, q.rules = settings, fresh.rules
+        self.stage.undo(self._set_rules, q, q.settings, q.rules)
+        self._set_rules(q, settings, fresh.rules)
         q.enqueue_breaker.failures = q.failure_breaker.failures = 0
-        self._put(st.QUEUE_PREFIX + name.encode(), json.dumps(q.record()).encode())
-
-        def undo() -> None:
-            q.settings, q.rules = old_settings, old_rules
-
-        self._undo.append(undo)
+        self._stage_record(q)
         log.info("queue updated", extra={"queue": name})
 
-    def _drop_queue_memory(self, *queues: Queue) -> None:
+    @staticmethod
+    def _set_rules(q: Queue, settings: QueueSettings, rules: QueueRules) -> None:
+        q.settings, q.rules = settings, rules
+
+    def delete_queue(self, name: str) -> None:
+        """Delete a queue and its DLQ with every message. They are gone for callers at once;
+        their streams end, and their memory is freed, once the delete is written."""
+        q = self.queue(name)
+        if q.is_dlq:
+            raise FailedPrecondition(
+                f"{name!r} is the dead-letter queue of {q.dlq_of!r}; delete {q.dlq_of!r} instead"
+            )
+        dead = [x for x in (q, self.queues.get(dlq_name(name))) if x is not None]
+        for x in dead:
+            self.stage.delete_range(*keys.queue_span(keys.MESSAGE, x.qid))
+            self.stage.delete_range(*keys.queue_span(keys.DELAY, x.qid))
+            self.stage.delete(keys.queue(x.name))
+        self._forget_queues(*dead)
+        self.stage.undo(self._restore_queues, *dead)
+        self.stage.after(self._tear_down, *dead)
+        log.info("queue deleted", extra={"queue": name})
+
+    def _forget_queues(self, *queues: Queue) -> None:
+        """Callers no longer see these queues (what they hold is kept until torn down)."""
+        for q in queues:
+            self.queues.pop(q.name, None)
+            self._by_qid.pop(q.qid, None)
+            self._dirty.discard(q)
+
+    def _restore_queues(self, *queues: Queue) -> None:
+        """Undo of a delete whose write failed: the queues are back as they were."""
+        for q in queues:
+            self._add_queue(q)
+            self._dirty.add(q)
+
+    def _tear_down(self, *queues: Queue) -> None:
+        """A deleted queue is gone in storage: end its streams, free what it held."""
         for q in queues:
             self.pending_bytes -= sum(len(e.data) for fk in q.drr.keys.values() for e in fk)
             self.pending_bytes -= sum(len(e.data) for e in q.leases.values())
             self.pending_bytes -= sum(len(e.data) for _, _, e in q.delayed if e.state == Entry.DELAYED)
-            self.queues.pop(q.name, None)
-            self._by_qid.pop(q.qid, None)
-            self._dirty.discard(q)
             for c in list(q.consumers.values()):
                 c.closed = True
                 c.wake()
@@ -131,95 +165,110 @@ class AdminOps:
             q.delayed.clear()
             q.drr.clear()
 
-    def delete_queue(self, name: str) -> None:
-        q = self._queue(name)
-        if q.is_dlq:
-            raise FailedPrecondition(
-                f"{name!r} is the dead-letter queue of {q.dlq_of!r}; delete {q.dlq_of!r} instead"
-            )
-        dlq = self.queues.get(name + DLQ_SUFFIX)
-        for dead in (q, dlq):
-            if dead is None:
-                continue
-            lo = st._QID.pack(dead.qid)
-            hi = st._QID.pack(dead.qid + 1)
-            self._batch.delete_range(st.MESSAGE_PREFIX + lo, st.MESSAGE_PREFIX + hi)
-            self._batch.delete_range(st.DELAY_PREFIX + lo, st.DELAY_PREFIX + hi)
-            self._delete(st.QUEUE_PREFIX + dead.name.encode())
-        self._drop_queue_memory(*(x for x in (q, dlq) if x is not None))
-        log.info("queue deleted", extra={"queue": name})
-
     def queue_names(self) -> list[str]:
         return sorted(self.queues)
 
     # -- runtime config ---------------------------------------------------------------------
 
     def set_config(self, key: str, value: str) -> None:
+        """Set (or, with an empty value, delete) a runtime config key: `throttle.<key>`
+        configures a token bucket; hooks read the rest with fila.get."""
         old = self.config.values.get(key)
         self.config.check(key, value)  # raises InvalidArgument before anything changes
         self._apply_config(key, value)
         if value:
-            self._put(st.CONFIG_PREFIX + key.encode(), value.encode())
+            self.stage.put(keys.config(key), value.encode())
         else:
-            self._delete(st.CONFIG_PREFIX + key.encode())
-        self._undo.append(lambda: self._apply_config(key, old or ""))
+            self.stage.delete(keys.config(key))
+        self.stage.undo(self._apply_config, key, old or "")
 
     def _apply_config(self, key: str, value: str) -> None:
-        self.config.apply(key, value, time.monotonic())
+        self.config.apply(key, value, self.clock.mono_ms() / 1000.0)
         for q in self.queues.values():
             q.rules.set_config(key, value or None)
             if key.startswith("throttle.") and q.drr.parked:
                 self._dirty.add(q)  # the next turn re-decides with the new rate
 
-    def redrive(self, dlq_name: str, count: int) -> int:
+    def get_config(self, key: str) -> str | None:
+        return self.config.get(key)
+
+    def list_config(self, prefix: str) -> list[tuple[str, str]]:
+        return self.config.list(prefix)
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    def redrive(self, dlq: str, count: int) -> int:
         """Move up to `count` (0 = all) ready messages of a DLQ back to its source queue.
 
         Each goes through the source queue's on_enqueue again and starts with 0 attempts.
         """
-        dlq = self._queue(dlq_name, "dlq_queue")
-        if not dlq.is_dlq:
+        d = self.queue(dlq, "dlq_queue")
+        if not d.is_dlq:
             raise FailedPrecondition(
-                f"{dlq_name!r} is not a dead-letter queue (those are named <queue>{DLQ_SUFFIX})"
+                f"{dlq!r} is not a dead-letter queue (those are named <queue>{DLQ_SUFFIX})"
             )
-        src = self._queue(dlq.dlq_of, "dlq_queue")
-        chosen = sorted(
-            (e for fk in list(dlq.drr.keys.values()) for e in fk), key=lambda e: e.seq
-        )
+        src = self.queue(d.dlq_of, "dlq_queue")
+        chosen = sorted((e for fk in list(d.drr.keys.values()) for e in fk), key=lambda e: e.seq)
         if count:
             chosen = chosen[:count]
         for e in chosen:
-            dlq.drr.remove(e)
-            self._delete(st.message_key(dlq.qid, e.seq))
+            d.drr.remove(e)
+            self.stage.delete(keys.message(d.qid, e.seq))
             m = codec.decode_message(e.data)
             headers = dict(m.headers)
-            d = self._decide_enqueue(src, headers, len(m.payload))
+            decided = self._decide_enqueue(src, headers, len(m.payload))
             data = codec.encode_message(
-                e.mid, headers, m.payload, d.fairness_key, d.weight, d.throttle_keys, 0,
-                src.name, e.enqueued_ms,
+                e.mid, headers, m.payload, decided.fairness_key, decided.weight,
+                decided.throttle_keys, 0, src.name, e.enqueued_ms,
             )
-            fresh = Entry(e.seq, e.mid, data, d.fairness_key, d.weight, d.throttle_keys, 0,
-                          e.enqueued_ms)
-            self._put(st.message_key(src.qid, e.seq), data)
+            fresh = Entry(e.seq, e.mid, data, decided.fairness_key, decided.weight,
+                          decided.throttle_keys, 0, e.enqueued_ms)
+            self.stage.put(keys.message(src.qid, e.seq), data)
             self.pending_bytes += len(data) - len(e.data)
+            e.state = Entry.GONE
             src.drr.push_back(fresh)
-            self._undo.append(functools.partial(self._unredrive, src, dlq, e, fresh))
+            src.stats.redriven += 1
+            self.stage.undo(self._unredrive, src, d, e, fresh)
         if chosen:
-            src.stats.redriven += len(chosen)
             self._dirty.add(src)
             log.info("redrive", extra={"queue": src.name, "count": len(chosen)})
         return len(chosen)
 
-    @staticmethod
-    def _unredrive(src: Queue, dlq: Queue, e: Entry, fresh: Entry) -> None:
+    def _unredrive(self, src: Queue, d: Queue, e: Entry, fresh: Entry) -> None:
         src.drr.remove(fresh)
-        dlq.drr.push_back(e)
+        src.stats.redriven -= 1
+        self.pending_bytes -= len(fresh.data) - len(e.data)
+        e.state = Entry.READY
+        d.drr.push_back(e)
 
     def peek(self, queue: str, limit: int) -> list[bytes]:
         """Up to `limit` messages of a queue, oldest first, without leasing them."""
-        q = self._queue(queue)
+        q = self.queue(queue)
         entries: list[Entry] = [e for fk in q.drr.keys.values() for e in fk]
         entries += [e for _, _, e in q.delayed if e.state == Entry.DELAYED]
         entries += list(q.leases.values())
         entries.sort(key=lambda e: e.seq)
         return [e.data for e in entries[:limit]]
 
+    # -- API keys ---------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, expires_at_ms: int, is_superadmin: bool) -> tuple[KeyRecord, str]:
+        """A new API key: its record, and the key itself (shown once)."""
+        return self.api_keys.create(name, expires_at_ms, is_superadmin)
+
+    def set_acl(self, key_id: str, permissions: list[tuple[str, str]]) -> None:
+        self.api_keys.set_acl(key_id, permissions)
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke an API key: its next call fails, and its open lease streams end once the
+        revocation is written."""
+        self.api_keys.revoke(key_id)
+        self.stage.after(self._end_streams_of, key_id)
+
+    def _end_streams_of(self, key_id: str) -> None:
+        for q in self.queues.values():
+            for c in list(q.consumers.values()):
+                if c.key_id == key_id:
+                    c.closed = True
+                    c.revoked = True
+                    c.wake()

@@ -17,12 +17,15 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
+from fila.engine import keys
 from fila.errors import InvalidArgument, NotFound
 
-KEY_PREFIX = b"K"
+if TYPE_CHECKING:
+    from fila.engine.staging import Staging
+
 KINDS = ("produce", "consume", "admin")
 TOKEN_PREFIX = "fila_"
 
@@ -75,10 +78,10 @@ def check_permissions(perms: list[tuple[str, str]]) -> None:
 
 
 class ApiKeys:
-    """All API keys. `stage(key, value_or_None)` persists a change through the broker's batch."""
+    """All API keys. Changes stage their record (and its undo) like every other effect."""
 
-    def __init__(self, stage: Callable[[bytes, bytes | None], None]) -> None:
-        self._stage = stage
+    def __init__(self, stage: Staging) -> None:
+        self.stage = stage
         self.by_id: dict[str, KeyRecord] = {}
 
     def load(self, key: bytes, value: bytes) -> None:
@@ -89,7 +92,7 @@ class ApiKeys:
 
     def _save(self, rec: KeyRecord) -> None:
         self.by_id[rec.key_id] = rec
-        self._stage(KEY_PREFIX + rec.key_id.encode(), json.dumps(asdict(rec)).encode())
+        self.stage.put(keys.api_key(rec.key_id), json.dumps(asdict(rec)).encode())
 
     def create(self, name: str, expires_at_ms: int, is_superadmin: bool) -> tuple[KeyRecord, str]:
         if not name:
@@ -103,6 +106,7 @@ class ApiKeys:
         secret = secrets.token_urlsafe(32)
         rec = KeyRecord(key_id, name, _hash(secret), now, expires_at_ms, is_superadmin)
         self._save(rec)
+        self.stage.undo(self.by_id.pop, key_id, None)
         return rec, f"{TOKEN_PREFIX}{key_id}_{secret}"
 
     def get(self, key_id: str) -> KeyRecord:
@@ -113,14 +117,24 @@ class ApiKeys:
             raise NotFound(f"API key {key_id!r} does not exist")
         return rec
 
+    def live(self, key_id: str) -> KeyRecord | None:
+        """The current record of a key (None once revoked)."""
+        return self.by_id.get(key_id)
+
+    def listed(self) -> list[KeyRecord]:
+        """Every key, oldest first."""
+        return sorted(self.by_id.values(), key=lambda r: r.created_at_ms)
+
     def revoke(self, key_id: str) -> None:
-        self.get(key_id)
+        rec = self.get(key_id)
         del self.by_id[key_id]
-        self._stage(KEY_PREFIX + key_id.encode(), None)
+        self.stage.delete(keys.api_key(key_id))
+        self.stage.undo(self.by_id.__setitem__, key_id, rec)
 
     def set_acl(self, key_id: str, perms: list[tuple[str, str]]) -> None:
         rec = self.get(key_id)
         check_permissions(perms)
+        self.stage.undo(setattr, rec, "permissions", rec.permissions)
         rec.permissions = list(perms)
         self._save(rec)
 

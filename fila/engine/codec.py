@@ -1,24 +1,17 @@
 """Message ids and the bytes a message is stored and delivered as.
 
 A message is stored as the serialized `fila.v1.Message` it will be delivered as, ending with
-its `metadata` and `timestamps` fields. A lease sends the stored bytes back framed as a
-`ConsumeResponse`, with the lease id spliced into `metadata` and the lease time into
-`timestamps`: each submessage appears exactly once, because not every protobuf runtime
-merges a repeated one (protobufjs keeps only the last occurrence).
+its `metadata` and `timestamps` fields (`metadata_offset` finds where they start). The server
+frames those bytes for a lease as they are, splicing in the lease (fila.server.frames).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from fila.v1 import messages_pb2, service_pb2
-
-_CONSUME_MESSAGE_TAG = b"\x0a"  # ConsumeResponse.message, field 1, length-delimited
-_TIMESTAMPS_TAG = b"\x2a"  # Message.timestamps, field 5
-_LEASED_AT_TAG = b"\x12"  # MessageTimestamps.leased_at, field 2
-_METADATA_TAG = b"\x22"  # Message.metadata, field 4
-_LEASE_ID_TAG = b"\x3a"  # MessageMetadata.lease_id, field 7
 
 
 def varint(value: int) -> bytes:
@@ -42,12 +35,13 @@ class IdGenerator:
     ids apart).
     """
 
-    def __init__(self, last_seq: int = 0) -> None:
+    def __init__(self, last_seq: int = 0, wall_ms: Callable[[], int] | None = None) -> None:
         self.last_seq = last_seq
+        self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
         self._tail = (0b10 << 62) | (int.from_bytes(os.urandom(8), "big") & ((1 << 58) - 1))
 
     def next_seq(self) -> int:
-        seq = time.time_ns() // 1_000_000 << 16
+        seq = self._wall_ms() << 16
         if seq <= self.last_seq:
             seq = self.last_seq + 1
         self.last_seq = seq
@@ -183,7 +177,7 @@ def with_attempts(
     return msg.SerializeToString()
 
 
-def _read_varint(data: bytes, i: int) -> tuple[int, int]:
+def read_varint(data: bytes, i: int) -> tuple[int, int]:
     """The varint at data[i:], and the index after it."""
     value = shift = 0
     while True:
@@ -200,16 +194,16 @@ def metadata_offset(data: bytes) -> int:
     it has none): a walk over the top-level fields, for bytes whose layout is not known."""
     i, n = 0, len(data)
     while i < n:
-        tag, j = _read_varint(data, i)
+        tag, j = read_varint(data, i)
         field, wire = tag >> 3, tag & 7
         if field == 4 and wire == 2:
             return i
         if wire == 0:
-            _, j = _read_varint(data, j)
+            _, j = read_varint(data, j)
         elif wire == 1:
             j += 8
         elif wire == 2:
-            length, j = _read_varint(data, j)
+            length, j = read_varint(data, j)
             j += length
         elif wire == 5:
             j += 4
@@ -217,49 +211,3 @@ def metadata_offset(data: bytes) -> int:
             raise ValueError(f"unexpected wire type {wire} in a stored message")
         i = j
     return n
-
-
-_leased_cache: tuple[int, bytes] = (-1, b"")
-
-
-def _leased_at(ms: int) -> bytes:
-    """`leased_at { ... }` for a millisecond (the last one cached: a batch shares it)."""
-    global _leased_cache
-    if _leased_cache[0] == ms:
-        return _leased_cache[1]
-    seconds, rest = divmod(ms, 1000)
-    ts = b"\x08" + varint(seconds)
-    if rest:
-        ts += b"\x10" + varint(rest * 1_000_000)
-    out = _LEASED_AT_TAG + bytes((len(ts),)) + ts
-    _leased_cache = (ms, out)
-    return out
-
-
-def lease_frame(data: bytes, meta_at: int, leased_ms: int, lease_id: int) -> bytes:
-    """A `ConsumeResponse` carrying the stored message with its lease id (in `metadata`) and
-    lease time (in `timestamps`). `meta_at` is where `data`'s metadata field starts."""
-    n = len(data)
-    if meta_at < n:  # metadata { ... }: usually a one-byte length
-        length = data[meta_at + 1]
-        i = meta_at + 2
-        if length & 0x80:
-            length, i = _read_varint(data, meta_at + 1)
-        after = i + length
-        meta = data[i:after]
-    else:
-        meta, after = b"", n
-    if after < n and data[after] == 0x2A:  # timestamps { enqueued_at }, last in stored bytes
-        length = data[after + 1]
-        i = after + 2
-        if length & 0x80:
-            length, i = _read_varint(data, after + 1)
-        times, rest = data[i:i + length], data[i + length:]
-    else:
-        times, rest = b"", data[after:]
-    token = str(lease_id).encode()
-    meta += _LEASE_ID_TAG + bytes((len(token),)) + token  # ids are short: 1-byte lengths
-    times += _leased_at(leased_ms)
-    body = b"".join((data[:meta_at], _METADATA_TAG, varint(len(meta)), meta,
-                     _TIMESTAMPS_TAG, varint(len(times)), times, rest))
-    return _CONSUME_MESSAGE_TAG + varint(len(body)) + body

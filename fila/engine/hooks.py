@@ -13,40 +13,41 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from fila.engine import codec
-from fila.engine import storage as st
-from fila.engine.drr import Entry
-from fila.engine.queue import DLQ_SUFFIX, Queue
+from fila.engine import codec, keys
+from fila.engine.message import Entry
+from fila.engine.queue import Consumer, Queue, dlq_name
 from fila.engine.rules import DEFAULT_DECISION, EnqueueDecision, HookError
 
 if TYPE_CHECKING:
-    pass
+    from fila.engine.clock import Clock
+    from fila.engine.staging import Staging
 
 log = logging.getLogger("fila.engine")
 
 LATENCY_SAMPLE = 16  # hot-path latencies (Lua calls, enqueue->lease) are timed 1 in 16
 
 
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class HookPolicy:
     # Provided by Broker.
     queues: dict[str, Queue]
     pending_bytes: int
+    clock: Clock
+    stage: Staging
     _dirty: set[Queue]
 
     if TYPE_CHECKING:
-        def _put(self, key: bytes, value: bytes) -> None: ...
-        def _delete(self, key: bytes) -> None: ...
+        def _restore_lease(self, q: Queue, e: Entry, c: Consumer | None) -> None: ...
+        def _relapse(self, q: Queue, e: Entry) -> None: ...
+
+    def _now_s(self) -> float:
+        return self.clock.mono_ms() / 1000.0
 
     def _decide_enqueue(self, q: Queue, headers: dict[str, str], payload_size: int) -> EnqueueDecision:
         rules = q.rules
         if not rules.has_on_enqueue:
             return DEFAULT_DECISION
         breaker = q.enqueue_breaker
-        if breaker.failures and not breaker.allows(time.monotonic()):
+        if breaker.failures and not breaker.allows(self._now_s()):
             return DEFAULT_DECISION
         stat = q.on_enqueue_stat
         stat.calls += 1
@@ -57,7 +58,7 @@ class HookPolicy:
             decision = rules.on_enqueue(headers, payload_size, q.name)
         except HookError as exc:
             stat.errors += 1
-            self._hook_failed(q, "on_enqueue", breaker, exc, time.monotonic())
+            self._hook_failed(q, "on_enqueue", breaker, exc, self._now_s())
             return DEFAULT_DECISION
         finally:
             if timed:
@@ -76,27 +77,50 @@ class HookPolicy:
             log.warning("lua circuit breaker opened",
                         extra={"queue": q.name, "hook": hook, "cooldown_s": breaker.cooldown_s})
 
-    def _fail(self, q: Queue, e: Entry, error: str) -> None:
-        """A delivery failed: ask on_failure (or the default policy) what happens next."""
+    def _fail(self, q: Queue, e: Entry, error: str, c: Consumer | None, counter: str,
+              expired: bool = False) -> None:
+        """A delivery failed (its lease already ended): ask on_failure (or the default
+        policy) whether it is retried, now or later, or dead-lettered. `counter` names the
+        queue stat that counts it ("nacked" or "expired"); `c` held the lease."""
+        was = (e.data, e.attempts, e.last_error, e.ready_at_ms, e.meta_at)
+        setattr(q.stats, counter, getattr(q.stats, counter) + 1)
         e.attempts += 1
         e.last_error = error
         action, delay_ms = self._decide_failure(q, e, error)
         if action == "dlq" and not q.is_dlq:
-            self._to_dlq(q, e)
-            return
-        old_size = len(e.data)
-        e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
-        e.meta_at = 0
-        self.pending_bytes += len(e.data) - old_size
-        self._put(st.message_key(q.qid, e.seq), e.data)
-        if delay_ms > 0:
-            at = _wall_ms() + delay_ms
-            q.delay(e, at)
-            self._put(st.delay_key(q.qid, e.seq), st.encode_u64(at))
+            where = self._to_dlq(q, e)
         else:
-            e.state = Entry.READY
-            q.drr.push_back(e)
-            self._dirty.add(q)
+            old_size = len(e.data)
+            e.data = codec.with_attempts(e.data, e.attempts, last_error=error)
+            e.meta_at = 0
+            self.pending_bytes += len(e.data) - old_size
+            self.stage.put(keys.message(q.qid, e.seq), e.data)
+            if delay_ms > 0:
+                at = self.clock.wall_ms() + delay_ms
+                q.delay(e, at)
+                self.stage.put(keys.delay(q.qid, e.seq), keys.encode_u64(at))
+            else:
+                e.state = Entry.READY
+                q.drr.push_back(e)
+                self._dirty.add(q)
+            where = q
+        self.stage.undo(self._unfail, q, e, c, counter, expired, was, where)
+
+    def _unfail(self, q: Queue, e: Entry, c: Consumer | None, counter: str, expired: bool,
+                was: tuple[bytes, int, str, int, int], where: Queue) -> None:
+        """Undo of _fail: the message leaves where the failure put it and is leased again."""
+        if e.state == Entry.READY:
+            where.drr.remove(e)
+        elif e.state == Entry.DELAYED:
+            where.delayed_count -= 1  # its heap item goes stale once the state changes
+        if where is not q:
+            q.stats.dead_lettered -= 1
+        self.pending_bytes += len(was[0]) - len(e.data)
+        e.data, e.attempts, e.last_error, e.ready_at_ms, e.meta_at = was
+        setattr(q.stats, counter, getattr(q.stats, counter) - 1)
+        self._restore_lease(q, e, c)
+        if expired:
+            self._relapse(q, e)
 
     def _default_failure(self, q: Queue, attempts: int) -> tuple[str, int]:
         s = q.settings
@@ -109,7 +133,7 @@ class HookPolicy:
         if not rules.has_on_failure:
             return self._default_failure(q, e.attempts)
         breaker = q.failure_breaker
-        now = time.monotonic()
+        now = self._now_s()
         if not breaker.allows(now):
             return self._default_failure(q, e.attempts)
         headers = dict(codec.decode_message(e.data).headers)
@@ -127,18 +151,20 @@ class HookPolicy:
         breaker.success()
         return decision
 
-    def _to_dlq(self, q: Queue, e: Entry) -> None:
-        dlq = self.queues[q.name + DLQ_SUFFIX]
-        self._delete(st.message_key(q.qid, e.seq))
+    def _to_dlq(self, q: Queue, e: Entry) -> Queue:
+        """Move a message that failed for good into q's dead-letter queue; returns it."""
+        dlq = self.queues[dlq_name(q.name)]
+        self.stage.delete(keys.message(q.qid, e.seq))
         if e.ready_at_ms:
-            self._delete(st.delay_key(q.qid, e.seq))
+            self.stage.delete(keys.delay(q.qid, e.seq))
             e.ready_at_ms = 0
         old_size = len(e.data)
         e.data = codec.with_attempts(e.data, e.attempts, queue=dlq.name, last_error=e.last_error)
         e.meta_at = 0
         self.pending_bytes += len(e.data) - old_size
-        self._put(st.message_key(dlq.qid, e.seq), e.data)
+        self.stage.put(keys.message(dlq.qid, e.seq), e.data)
         e.state = Entry.READY
         dlq.drr.push_back(e)
         q.stats.dead_lettered += 1
         self._dirty.add(dlq)
+        return dlq

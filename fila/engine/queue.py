@@ -7,14 +7,17 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from typing import Any, NamedTuple
 
+from fila.engine import codec
 from fila.engine.codec import StoredEncoder
-from fila.engine.drr import DrrScheduler, Entry
+from fila.engine.drr import DrrScheduler
 from fila.engine.instruments import HookStat, RateWindow
+from fila.engine.message import Entry
 from fila.engine.rules import LuaLimits, QueueRules
 from fila.errors import InvalidArgument
 
+LEASED = Entry.LEASED
 DLQ_SUFFIX = ".dlq"
 DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
 MAX_SCRIPT_CHARS = 256 * 1024
@@ -67,6 +70,11 @@ class QueueSettings:
         return self
 
 
+def dlq_name(queue: str) -> str:
+    """The name of `queue`'s dead-letter queue."""
+    return queue + DLQ_SUFFIX
+
+
 def check_queue_name(name: str, max_bytes: int, field_name: str = "name") -> None:
     """Queue names: 1..max_bytes of letters, digits and . _ : - , starting with a letter or digit."""
     if not name:
@@ -89,7 +97,6 @@ class Breaker:
     failures: int = 0
     open_until: float = 0.0
     openings: int = 0
-    errors: int = 0
 
     def state(self, now_s: float) -> str:
         if self.failures < self.threshold:
@@ -107,7 +114,6 @@ class Breaker:
 
     def failure(self, now_s: float) -> bool:
         """Count a failure; True if this one opened (or re-opened) the breaker."""
-        self.errors += 1
         self.failures += 1
         if self.failures >= self.threshold:
             self.open_until = now_s + self.cooldown_s
@@ -116,8 +122,23 @@ class Breaker:
         return False
 
 
+class Delivery(NamedTuple):
+    """A leased message as a consumer stream sends it: the stored bytes, where their
+    metadata field starts, and the lease id."""
+
+    data: bytes
+    meta_at: int
+    lease_id: int
+
+
 class Consumer:
-    """A lease stream. The engine fills `outbox` while `credit` lasts and then calls `wake`."""
+    """A lease stream, as the engine sees it. The engine puts leased messages in its outbox
+    while `credit` lasts and calls `wake`; the stream then `take`s them as Deliveries.
+
+    Read-only for the server: `closed` and `revoked` (why the stream must end), and
+    `outstanding` (leased plus credit: what it may hold). Change it only through the broker
+    (`grant`, `remove_consumer`).
+    """
 
     __slots__ = ("cid", "queue", "credit", "outbox", "wake", "closed", "leased", "key_id", "revoked")
 
@@ -125,12 +146,34 @@ class Consumer:
         self.cid = cid
         self.queue = queue
         self.credit = credit
-        self.outbox: list[Entry] = []
+        self.outbox: deque[Entry] = deque()
         self.wake = wake
         self.closed = False
         self.leased = 0
         self.key_id = ""  # the API key that opened the stream, when auth is on
         self.revoked = False
+
+    @property
+    def outstanding(self) -> int:
+        """Messages it holds leased (sent or not) plus what its credit still allows."""
+        return self.leased + self.credit
+
+    @property
+    def has_outbox(self) -> bool:
+        return bool(self.outbox)
+
+    def take(self, n: int) -> list[Delivery]:
+        """Up to n leased messages to send, oldest first (skipping any whose lease ended
+        before the stream got to them: acked, expired or released)."""
+        out: list[Delivery] = []
+        box = self.outbox
+        while box and len(out) < n:
+            e = box.popleft()
+            if e.state == LEASED and e.consumer is self:
+                if not e.meta_at:
+                    e.meta_at = codec.metadata_offset(e.data)
+                out.append(Delivery(e.data, e.meta_at, e.token))
+        return out
 
 
 @dataclass
@@ -175,6 +218,16 @@ class Queue:
     @property
     def is_dlq(self) -> bool:
         return bool(self.dlq_of)
+
+    @property
+    def depth(self) -> int:
+        """Messages not leased: ready and delayed."""
+        return self.drr.ready + self.delayed_count
+
+    @property
+    def held(self) -> int:
+        """Every message of the queue: ready, delayed and leased."""
+        return self.depth + len(self.leases)
 
     def record(self) -> dict[str, Any]:
         return {"id": self.qid, "dlq_of": self.dlq_of, "settings": self.settings.to_json()}

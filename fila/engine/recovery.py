@@ -7,14 +7,13 @@ message that was leased when the broker stopped is ready again (at-least-once).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING
 
-from fila.engine import codec
-from fila.engine import storage as st
-from fila.engine.api_keys import KEY_PREFIX
-from fila.engine.drr import Entry
+from fila.engine import codec, keys
+from fila.engine.message import Entry
 from fila.engine.queue import QueueSettings
 from fila.errors import InvalidArgument
 
@@ -27,11 +26,12 @@ def recover(broker: Broker) -> None:
     """Rebuild every in-memory index from storage. Never runs Lua on messages: the stored
     bytes carry the keys on_enqueue gave them."""
     started = time.monotonic()
-    for key, value in broker.storage.scan(st.CONFIG_PREFIX):
+    for key, value in broker.storage.scan(keys.CONFIG):
         broker.config.apply(key[1:].decode(), value.decode(), time.monotonic())
-    for key, value in broker.storage.scan(KEY_PREFIX):
+    for key, value in broker.storage.scan(keys.API_KEY):
         broker.api_keys.load(key, value)
-    for name, rec in broker.storage.queue_records():
+    for key, value in broker.storage.scan(keys.QUEUE):
+        name, rec = key[1:].decode(), json.loads(value)
         settings = QueueSettings.from_json(rec.get("settings", {}))
         try:
             q = broker._build_queue(name, rec["id"], settings, rec.get("dlq_of", ""))
@@ -43,16 +43,17 @@ def recover(broker: Broker) -> None:
             q.settings = settings
         broker._add_queue(q)
     delays: dict[bytes, int] = {}
-    for key, value in broker.storage.scan(st.DELAY_PREFIX):
-        delays[key[1:]] = st.decode_u64(value)
+    for key, value in broker.storage.scan(keys.DELAY):
+        delays[key[1:]] = keys.decode_u64(value)
     last_seq = 0
     messages = 0
     orphans = 0
-    for key, value in broker.storage.scan(st.MESSAGE_PREFIX):
-        qid, seq = st.split_qid_seq(key)
+    for key, value in broker.storage.scan(keys.MESSAGE):
+        qid, seq = keys.split_qid_seq(key)
         owner = broker._by_qid.get(qid)
-        if owner is None:
+        if owner is None:  # its queue was deleted, or never recorded: nothing can read it
             orphans += 1
+            broker.stage.delete(key)
             continue
         q = owner
         m = codec.decode_message(value)
@@ -70,7 +71,7 @@ def recover(broker: Broker) -> None:
         broker.pending_bytes += len(value)
         messages += 1
     for stale in delays:  # delay records whose message is gone
-        broker._delete(st.DELAY_PREFIX + stale)
+        broker.stage.delete(keys.DELAY + stale)
     broker.ids.last_seq = max(broker.ids.last_seq, last_seq)
     broker.recovered = {
         "queues": len(broker.queues),

@@ -1,69 +1,27 @@
 """Durable state in RocksDB (rocksdict), behind a small interface the broker can rely on.
 
-Key layout (one column family; the first byte says what a key holds, so recovery is a
-prefix scan, never a search):
-
-    Q <queue name>              -> queue record (JSON: id, config)
-    M <qid:4> <seq:8>           -> a message, as the `fila.v1.Message` bytes it is delivered as
-    D <qid:4> <seq:8>           -> the time (ms, 8 bytes) a delayed message becomes ready
-    C <config key>              -> runtime config value (UTF-8)
-    K <key id>                  -> an API key record (JSON; the secret only as a SHA-256)
-
-`seq` grows monotonically (milliseconds << 16 | counter), so a queue's messages scan in
-enqueue order and a whole queue dies with one `delete_range`.
-
-Durability is a group commit: the broker writes each turn's batch with sync off (cheap, holds
-the GIL), and one background thread loops `flush_wal(sync=True)` (releases the GIL) and then
-reports the highest batch number now on disk. Everyone waiting on that batch or an earlier one
-is answered together: many producers share one fsync.
+The key layout is fila.engine.keys. Durability is a group commit: the broker writes each
+turn's batch with sync off (cheap, holds the GIL), and one background thread loops
+`flush_wal(sync=True)` (releases the GIL) and then reports the highest batch number now on
+disk. Everyone waiting on that batch or an earlier one is answered together: many producers
+share one fsync.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import rocksdict
 
+from fila.engine.staging import WriteBatch
 from fila.errors import FailedPrecondition, Unavailable
 
-QUEUE_PREFIX = b"Q"
-MESSAGE_PREFIX = b"M"
-DELAY_PREFIX = b"D"
-CONFIG_PREFIX = b"C"
-
 log = logging.getLogger("fila.engine")
-
-_QID = struct.Struct(">I")
-_QID_SEQ = struct.Struct(">IQ")
-_U64 = struct.Struct(">Q")
-
-
-def message_key(qid: int, seq: int) -> bytes:
-    return MESSAGE_PREFIX + _QID_SEQ.pack(qid, seq)
-
-
-def delay_key(qid: int, seq: int) -> bytes:
-    return DELAY_PREFIX + _QID_SEQ.pack(qid, seq)
-
-
-def split_qid_seq(key: bytes) -> tuple[int, int]:
-    qid, seq = _QID_SEQ.unpack_from(key, 1)
-    return qid, seq
-
-
-def encode_u64(value: int) -> bytes:
-    return _U64.pack(value)
-
-
-def decode_u64(value: bytes) -> int:
-    return int(_U64.unpack(value)[0])
 
 
 class Storage:
@@ -118,12 +76,13 @@ class Storage:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, batch: rocksdict.WriteBatch) -> None:
-        """Apply a batch atomically (to the memtable and the OS's copy of the WAL)."""
+    def write(self, batch: WriteBatch) -> None:
+        """Apply a batch (from `new_batch`) atomically, to the memtable and the OS's copy of
+        the WAL."""
         if self.fault is not None:
             self._try_reopen()
         try:
-            self._db.write(batch, self._nosync)
+            self._db.write(cast(rocksdict.WriteBatch, batch), self._nosync)
         except Exception as exc:
             first = self.fault is None
             self.fault = str(exc)
@@ -158,14 +117,6 @@ class Storage:
                 break
             yield key, it.value()
             it.next()
-
-    def get(self, key: bytes) -> bytes | None:
-        value = self._db.get(key)
-        return None if value is None else bytes(value)
-
-    def queue_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for key, value in self.scan(QUEUE_PREFIX):
-            yield key[1:].decode(), json.loads(value)
 
     def close(self) -> None:
         if not self._closed:

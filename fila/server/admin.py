@@ -8,10 +8,7 @@ from typing import Any
 
 import grpc
 
-from fila.engine.api_keys import KINDS
-from fila.engine.explain import explain
-from fila.engine.queue import QueueSettings
-from fila.engine.stats import queue_view
+from fila.engine import KINDS, QueueSettings, explain, views
 from fila.errors import FilaError, InvalidArgument, NotFound
 from fila.server.auth import SUPERADMIN, Auth
 from fila.server.core_loop import CoreLoop
@@ -87,8 +84,8 @@ class Admin:
         return pb.UpdateQueueResponse()
 
     async def get_queue(self, req: pb.GetQueueRequest, ctx: Any) -> pb.GetQueueResponse:
-        q = self.broker._queue(req.name, "name")
-        return pb.GetQueueResponse(name=q.name, config=settings_to_proto(q.settings), dlq_of=q.dlq_of)
+        settings, dlq_of = views.queue_settings(self.broker, req.name)
+        return pb.GetQueueResponse(name=req.name, config=settings_to_proto(settings), dlq_of=dlq_of)
 
     async def delete_queue(self, req: pb.DeleteQueueRequest, ctx: Any) -> pb.DeleteQueueResponse:
         self.broker.delete_queue(req.queue)
@@ -101,7 +98,7 @@ class Admin:
         for name in self.broker.queue_names():
             if key is not None and not any(key.allows(k, name) for k in KINDS):
                 continue  # only the queues this key may touch
-            v = queue_view(self.broker, name, with_keys=False)
+            v = views.queue_view(self.broker, name, with_keys=False)
             out.queues.add(name=name, depth=v.depth, in_flight=v.in_flight,
                            active_consumers=v.consumers, leader_node_id=0)
         return out
@@ -114,19 +111,19 @@ class Admin:
     async def get_config(self, req: pb.GetConfigRequest, ctx: Any) -> pb.GetConfigResponse:
         if not req.key:
             raise InvalidArgument("key must not be empty")
-        value = self.broker.config.get(req.key)
+        value = self.broker.get_config(req.key)
         if value is None:
             raise NotFound(f"config key {req.key!r} is not set")
         return pb.GetConfigResponse(value=value)
 
     async def list_config(self, req: pb.ListConfigRequest, ctx: Any) -> pb.ListConfigResponse:
-        entries = self.broker.config.list(req.prefix)
+        entries = self.broker.list_config(req.prefix)
         return pb.ListConfigResponse(
             entries=[pb.ConfigEntry(key=k, value=v) for k, v in entries], total_count=len(entries)
         )
 
     async def get_stats(self, req: pb.GetStatsRequest, ctx: Any) -> pb.GetStatsResponse:
-        v = queue_view(self.broker, req.queue)
+        v = views.queue_view(self.broker, req.queue)
         t = v.totals
         out = pb.GetStatsResponse(
             depth=v.depth, in_flight=v.in_flight, active_fairness_keys=v.active_keys,
@@ -159,7 +156,7 @@ class Admin:
     async def explain(self, req: pb.ExplainRequest, ctx: Any) -> pb.ExplainResponse:
         if not req.fairness_key:
             raise InvalidArgument("fairness_key must not be empty")
-        ex = explain(self.broker, req.queue, req.fairness_key)
+        ex = explain(views.key_detail(self.broker, req.queue, req.fairness_key))
         return pb.ExplainResponse(
             summary=ex.summary, reasons=ex.reasons, pending=ex.pending, in_flight=ex.in_flight,
             delayed=ex.delayed, weight=ex.weight, active_keys=ex.active_keys,
@@ -183,24 +180,24 @@ class Admin:
     # -- API keys and ACLs (superadmin only) -------------------------------------------------
 
     async def create_api_key(self, req: pb.CreateApiKeyRequest, ctx: Any) -> pb.CreateApiKeyResponse:
-        rec, token = self.broker.api_keys.create(req.name, req.expires_at_ms, req.is_superadmin)
+        rec, token = self.broker.create_api_key(req.name, req.expires_at_ms, req.is_superadmin)
         await self._durable()
         return pb.CreateApiKeyResponse(key_id=rec.key_id, key=token, is_superadmin=rec.is_superadmin)
 
     async def revoke_api_key(self, req: pb.RevokeApiKeyRequest, ctx: Any) -> pb.RevokeApiKeyResponse:
-        self.broker.revoke_key(req.key_id)
+        self.broker.revoke_api_key(req.key_id)
         await self._durable()
         return pb.RevokeApiKeyResponse()
 
     async def list_api_keys(self, req: pb.ListApiKeysRequest, ctx: Any) -> pb.ListApiKeysResponse:
         out = pb.ListApiKeysResponse()
-        for rec in sorted(self.broker.api_keys.by_id.values(), key=lambda r: r.created_at_ms):
+        for rec in self.broker.api_keys.listed():
             out.keys.add(key_id=rec.key_id, name=rec.name, created_at_ms=rec.created_at_ms,
                          expires_at_ms=rec.expires_at_ms, is_superadmin=rec.is_superadmin)
         return out
 
     async def set_acl(self, req: pb.SetAclRequest, ctx: Any) -> pb.SetAclResponse:
-        self.broker.api_keys.set_acl(req.key_id, [(p.kind, p.pattern) for p in req.permissions])
+        self.broker.set_acl(req.key_id, [(p.kind, p.pattern) for p in req.permissions])
         await self._durable()
         return pb.SetAclResponse()
 

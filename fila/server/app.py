@@ -10,8 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from fila.engine.broker import Broker
-from fila.engine.storage import Storage
+from fila.engine import Broker, Storage
 from fila.errors import FilaError
 from fila.server import tls
 from fila.server.admin import Admin

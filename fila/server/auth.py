@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Any
+from typing import Any, Protocol
 
-from fila.engine.api_keys import ApiKeys, KeyRecord
+from fila.engine import KeyRecord
 from fila.errors import PermissionDenied, Unauthenticated
 
 BOOTSTRAP = KeyRecord("bootstrap", "bootstrap", "", 0, 0, True)
+
+
+class KeyLookup(Protocol):
+    """What auth needs of the broker's API keys (fila.engine.api_keys.ApiKeys)."""
+
+    def verify(self, token: str) -> KeyRecord | None: ...
+
+    def live(self, key_id: str) -> KeyRecord | None: ...
 SUPERADMIN = "superadmin"
 
 
@@ -31,7 +39,7 @@ def bearer(context: Any) -> str | None:
 
 
 class Auth:
-    def __init__(self, keys: ApiKeys, bootstrap_key: str | None) -> None:
+    def __init__(self, keys: KeyLookup, bootstrap_key: str | None) -> None:
         self.keys = keys
         self.bootstrap = bootstrap_key or None
         self.enabled = self.bootstrap is not None
@@ -70,6 +78,6 @@ class Auth:
         its ACL (which SetAcl changes in place) still allows this."""
         if rec is BOOTSTRAP:
             return True
-        live = self.keys.by_id.get(rec.key_id)
+        live = self.keys.live(rec.key_id)
         return (live is rec and not rec.expired(int(time.time() * 1000))
                 and rec.allows(kind, queue))

@@ -1,10 +1,10 @@
-"""Runs the broker core on the asyncio loop: turns, timers and durable replies.
+"""Runs the broker core on the asyncio loop: schedules its turns, and answers when durable.
 
 gRPC handlers call the broker directly (it never awaits, so a call is atomic with respect
-to every other handler) and then `poke()` so a turn runs once the current burst of
-callbacks is done. Everything handlers staged in between goes out as one RocksDB write, and
-one group-commit fsync covers all batches written while the previous one ran. A handler that
-must not answer before its effect is on disk awaits `durable(n)`.
+to every other handler) and then `poke()` so a turn (`Broker.turn()`) runs once the current
+burst of callbacks is done. Everything handlers staged in between goes out as one RocksDB
+write, and one group-commit fsync covers all batches written while the previous one ran. A
+handler that must not answer before its effect is on disk awaits `durable(n)`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import logging
 import time
 from collections import deque
 
-from fila.engine.broker import Broker
-from fila.engine.storage import GroupCommitter, Storage
+from fila.engine import Broker, GroupCommitter, Storage, TurnResult
 from fila.errors import Unavailable
 from fila.server.metrics import StorageStats
 
@@ -44,27 +43,21 @@ class CoreLoop:
             self._scheduled = True
             self._loop.call_soon(self._turn)
 
-    def _commit(self) -> None:
-        staged = self.broker.staged
-        if not staged:
-            return
-        t0 = time.perf_counter()
-        try:
-            n = self.broker.commit()
-        except Unavailable as exc:
-            self._fail_batch(self.broker.pending_batch, exc)
-            return
-        self.stats.batch_size.observe(staged)
-        self.stats.write_ms.observe((time.perf_counter() - t0) * 1000)
-        if n is not None:
-            self._sync_started.setdefault(n, time.perf_counter())
-            self._committer.submit(n)
-
     def _turn(self) -> None:
         self._scheduled = False
-        self._commit()
-        delay = self.broker.tick()
-        self._commit()
+        self._settle(self.broker.turn())
+
+    def _settle(self, result: TurnResult) -> None:
+        """Hand written batches to the group commit, fail the waiters of batches that did not
+        write, and set the timer for the next turn."""
+        for w in result.written:
+            self.stats.batch_size.observe(w.ops)
+            self.stats.write_ms.observe(w.write_ms)
+            self._sync_started.setdefault(w.batch_no, time.perf_counter())
+            self._committer.submit(w.batch_no)
+        for n, exc in result.failed:
+            self._fail_batch(n, exc)
+        delay = result.next_in_s
         if delay is None:
             return
         if delay <= 0:
@@ -139,7 +132,7 @@ class CoreLoop:
 
     async def close(self) -> None:
         """Write what is staged, wait for it to be durable, stop the committer."""
-        self._commit()
+        self._settle(self.broker.flush())
         if self._waiters:
             last = self._waiters[-1][0]
             try:

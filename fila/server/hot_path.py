@@ -9,12 +9,12 @@ from typing import Any
 
 import grpc
 
-from fila.engine import codec
-from fila.engine.drr import Entry
+from fila.engine import Consumer, strip_queue
 from fila.errors import FilaError, InvalidArgument, ResourceExhausted
 from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
 from fila.server.decode import BadRequest, safe
+from fila.server.frames import lease_frame
 from fila.server.status import code_for
 from fila.server.tracing import Tracing
 from fila.v1 import service_pb2 as pb
@@ -33,14 +33,6 @@ DEFAULT_CONSUME_MAX_UNACKED = 2000
 DEFAULT_LEASE_BATCH = 100
 MAX_BATCH = 10_000  # items in one batch RPC
 MAX_CREDIT = 10_000  # unacknowledged messages one lease stream may hold
-
-
-def _meta_at(e: Entry) -> int:
-    """Where the metadata of e's stored bytes starts (found once, for recovered or rewritten
-    messages, then kept)."""
-    if not e.meta_at:
-        e.meta_at = codec.metadata_offset(e.data)
-    return e.meta_at
 
 
 def _check_batch(field: str, n: int) -> None:
@@ -71,7 +63,7 @@ def _rejecting_bad(fn: Any) -> Any:
     return call
 
 
-async def _closed(context: grpc.aio.ServicerContext, consumer: Any, queue: str) -> None:
+async def _closed(context: grpc.aio.ServicerContext, consumer: Consumer, queue: str) -> None:
     if consumer.revoked:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the stream's API key was revoked")
     await context.abort(grpc.StatusCode.NOT_FOUND, f"queue {queue!r} was deleted")
@@ -101,7 +93,7 @@ class HotPath:
             self.auth.require(context, "produce", request.queue)
             request.DiscardUnknownFields()  # stored bytes hold headers and payload, nothing else
             mid = broker.enqueue(request.queue, dict(request.headers), request.payload,
-                                 codec.strip_queue(request.SerializeToString()))
+                                 strip_queue(request.SerializeToString()))
             await self.core.settled()
         except FilaError as exc:
             await _abort(context, exc)
@@ -146,17 +138,14 @@ class HotPath:
             while True:
                 await self._next_delivery(context, wake, consumer, key, request.queue)
                 sent = 0
-                while consumer.outbox:
-                    e = consumer.outbox.pop(0)
-                    if e.state != Entry.LEASED or e.consumer is not consumer:
-                        continue  # its lease ended before we got to send it
+                while deliveries := consumer.take(1):
+                    d = deliveries[0]
                     if self.tracing is not None:
                         self._lease_span(context, request.queue, 1)
-                    yield codec.lease_frame(e.data, _meta_at(e), time.time_ns() // 1_000_000,
-                                            e.token)
+                    yield lease_frame(d.data, d.meta_at, time.time_ns() // 1_000_000, d.lease_id)
                     sent += 1  # the transport took it: room for one more, up to the cap
-                    if sent >= CONSUME_GRANT_EVERY or not consumer.outbox:
-                        room = cap - consumer.leased - consumer.credit
+                    if sent >= CONSUME_GRANT_EVERY or not consumer.has_outbox:
+                        room = cap - consumer.outstanding
                         if room > 0:
                             broker.grant(consumer, min(sent, room))
                             self.core.poke()
@@ -180,7 +169,7 @@ class HotPath:
         results = out.results
         accepted = False
         allowed: set[str] = set()
-        strip = codec.strip_queue
+        strip = strip_queue
         for m in request.messages:
             try:
                 if m.queue not in allowed:
@@ -304,22 +293,19 @@ class HotPath:
         try:
             while True:
                 await self._next_delivery(context, wake, consumer, key, first.queue)
-                while consumer.outbox:
-                    batch, consumer.outbox = consumer.outbox[:max_batch], consumer.outbox[max_batch:]
+                while deliveries := consumer.take(max_batch):
                     now_ms = time.time_ns() // 1_000_000
-                    frames = [codec.lease_frame(e.data, e.meta_at or _meta_at(e), now_ms, e.token)
-                              for e in batch if e.state == Entry.LEASED and e.consumer is consumer]
-                    if frames:
-                        if self.tracing is not None:
-                            self._lease_span(context, first.queue, len(frames))
-                        yield b"".join(frames)
+                    if self.tracing is not None:
+                        self._lease_span(context, first.queue, len(deliveries))
+                    yield b"".join([lease_frame(d.data, d.meta_at, now_ms, d.lease_id)
+                                    for d in deliveries])
         finally:
             reader.cancel()
             broker.remove_consumer(consumer)
             self.core.poke()
 
     async def _next_delivery(self, context: grpc.aio.ServicerContext, wake: asyncio.Event,
-                             consumer: Any, key: Any, queue: str) -> None:
+                             consumer: Consumer, key: Any, queue: str) -> None:
         """Wait until the engine has put something in this stream's outbox; end the stream
         (abort) if its queue was deleted or its API key may no longer consume there."""
         await wake.wait()

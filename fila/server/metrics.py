@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -27,10 +25,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from fila.engine.broker import Broker
-from fila.engine.instruments import Histogram
-from fila.engine.queue import Queue
-from fila.engine.stats import key_shares, throttle_views
+from fila.engine import BATCH_BUCKETS, COMMIT_BUCKETS_MS, Broker, Histogram, views
 
 log = logging.getLogger("fila.server")
 
@@ -52,9 +47,8 @@ class BrokerCollector:
         self.top_keys = top_keys
         self.storage_stats = storage_stats
 
-    def collect(self) -> Iterator[Metric]:  # noqa: C901 - one family after another
+    def collect(self) -> Iterator[Metric]:
         b = self.broker
-        now = time.monotonic()
         q_labels = ["queue"]
         counters = {
             name: CounterMetricFamily(f"fila_messages_{name}", f"Messages {name} per queue.",
@@ -99,31 +93,28 @@ class BrokerCollector:
                                 labels=["queue", "hook"])
         brk_open = CounterMetricFamily("fila_lua_breaker_openings", "Circuit-breaker openings.",
                                        labels=["queue", "hook"])
-        for q in b.queues.values():
-            name = q.name
-            st = q.stats
+        for name in b.queue_names():
+            v = views.queue_view(b, name, key_limit=self.top_keys, recent_keys=True)
             for k, fam in counters.items():
-                fam.add_metric([name], getattr(st, k))
-            dlq = b.queues.get(name + ".dlq")
+                fam.add_metric([name], getattr(v.totals, k))
             values = {
-                "depth": q.drr.ready + q.delayed_count, "ready": q.drr.ready,
-                "in_flight": len(q.leases), "delayed": q.delayed_count,
-                "dlq_depth": (dlq.drr.ready + dlq.delayed_count + len(dlq.leases)) if dlq else 0,
-                "consumers": len(q.consumers), "active_fairness_keys": len(q.drr.keys),
+                "depth": v.depth, "ready": v.ready, "in_flight": v.in_flight,
+                "delayed": v.delayed, "dlq_depth": v.dlq_depth, "consumers": v.consumers,
+                "active_fairness_keys": v.active_keys,
             }
             for k, gfam in gauges.items():
                 gfam.add_metric([name], values[k])
-            rounds.add_metric([name], q.drr.rounds)
-            self._keys(q, key_delivered, key_g)
-            for hook, stat, breaker in (("on_enqueue", q.on_enqueue_stat, q.enqueue_breaker),
-                                        ("on_failure", q.on_failure_stat, q.failure_breaker)):
-                if not stat.calls and not breaker.openings:
+            rounds.add_metric([name], v.drr_rounds)
+            _keys(name, v, key_delivered, key_g)
+            for h in v.hooks:
+                if not h.calls and not h.breaker_openings:
                     continue
-                _add_hist(lua, [name, hook], stat.latency_us)
-                lua_calls.add_metric([name, hook], stat.calls)
-                lua_err.add_metric([name, hook], stat.errors)
-                brk.add_metric([name, hook], 1 if breaker.is_open(now) else 0)
-                brk_open.add_metric([name, hook], breaker.openings)
+                assert h.latency_us is not None
+                _add_hist(lua, [name, h.hook], h.latency_us)
+                lua_calls.add_metric([name, h.hook], h.calls)
+                lua_err.add_metric([name, h.hook], h.errors)
+                brk.add_metric([name, h.hook], 1 if h.breaker_open else 0)
+                brk_open.add_metric([name, h.hook], h.breaker_openings)
         yield from counters.values()
         yield from gauges.values()
         yield rounds
@@ -152,48 +143,10 @@ class BrokerCollector:
         refused.add_metric([], b.refused_overload)
         yield from (held, limit, refused)
 
-    def _keys(self, q: Queue, delivered: CounterMetricFamily,
-              gauges: dict[str, GaugeMetricFamily]) -> None:
-        """Per-key series for the busiest `top_keys` keys (most pending, fastest, most recently
-        active), including keys that drained within the retention (their counters flat)."""
-        kr = q.key_rates
-        rates = kr.rates
-        fks = q.drr.keys
-        last_seen = kr.last_seen
-        keys = set(fks) | set(rates) | kr.recent(time.monotonic())
-        ranked = sorted(keys, key=lambda k: (-(fks[k].count if k in fks else 0),
-                                             -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
-        top, rest = ranked[: self.top_keys], ranked[self.top_keys:]
-        total_rate = sum(rates.values())
-        shares = key_shares(self.broker, q)
-        for k in top:
-            fk = fks.get(k)
-            rate = rates.get(k, 0.0)
-            share = shares.get(k)
-            delivered.add_metric([q.name, k], kr.total(k))
-            row = {
-                "pending": fk.count if fk else 0, "deficit": fk.deficit if fk else 0,
-                "weight": fk.weight if fk else 0, "delivery_rate": rate,
-                "fair_share": share.share if share else 0.0,
-                "fair_rate": share.rate if share and share.rate != math.inf else 0.0,
-                "actual_share": rate / total_rate if total_rate else 0.0,
-            }
-            for name, fam in gauges.items():
-                fam.add_metric([q.name, k], row[name])
-        if rest:
-            other_rate = sum(rates.get(k, 0.0) for k in rest)
-            delivered.add_metric([q.name, OTHER], sum(kr.total(k) for k in rest))
-            gauges["pending"].add_metric([q.name, OTHER], sum(fks[k].count for k in rest if k in fks))
-            gauges["delivery_rate"].add_metric([q.name, OTHER], other_rate)
-            gauges["actual_share"].add_metric([q.name, OTHER],
-                                              other_rate / total_rate if total_rate else 0.0)
-            gauges["fair_share"].add_metric(
-                [q.name, OTHER], sum(shares[k].share for k in rest if k in shares))
-
     def _throttles(self) -> Iterator[Metric]:
-        views = throttle_views(self.broker)
-        views.sort(key=lambda t: (-t.waiting, -t.hits, -t.passed, t.key))
-        top, rest = views[: self.top_keys], views[self.top_keys:]
+        tviews = views.throttle_views(self.broker)
+        tviews.sort(key=lambda t: (-t.waiting, -t.hits, -t.passed, t.key))
+        top, rest = tviews[: self.top_keys], tviews[self.top_keys:]
         lab = ["key"]
         passed = CounterMetricFamily("fila_throttle_passed", "Checks that found a token.", labels=lab)
         hits = CounterMetricFamily("fila_throttle_hits", "Checks that found the bucket empty.", labels=lab)
@@ -217,11 +170,30 @@ class BrokerCollector:
         yield from (passed, hits, tokens, rate, burst, waiting)
 
 
+def _keys(queue: str, v: views.QueueView, delivered: CounterMetricFamily,
+          gauges: dict[str, GaugeMetricFamily]) -> None:
+    """Per-key series for the busiest `top_keys` keys (most pending, fastest, most recently
+    active), including keys that drained within the retention (their counters flat)."""
+    for k in v.keys:
+        delivered.add_metric([queue, k.key], k.delivered)
+        row = {"pending": k.pending, "deficit": k.deficit, "weight": k.weight,
+               "delivery_rate": k.delivery_rate, "fair_share": k.fair_share,
+               "fair_rate": k.fair_rate, "actual_share": k.actual_share}
+        for name, fam in gauges.items():
+            fam.add_metric([queue, k.key], row[name])
+    o = v.other_keys
+    if o is not None:
+        delivered.add_metric([queue, OTHER], o.delivered)
+        gauges["pending"].add_metric([queue, OTHER], o.pending)
+        gauges["delivery_rate"].add_metric([queue, OTHER], o.delivery_rate)
+        gauges["actual_share"].add_metric([queue, OTHER], o.actual_share)
+        gauges["fair_share"].add_metric([queue, OTHER], o.fair_share)
+
+
 class StorageStats:
     """Filled by the core loop as it writes and syncs."""
 
     def __init__(self) -> None:
-        from fila.engine.instruments import BATCH_BUCKETS, COMMIT_BUCKETS_MS
 
         self.batch_size = Histogram(BATCH_BUCKETS)
         self.write_ms = Histogram(COMMIT_BUCKETS_MS)

@@ -53,8 +53,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from fila.engine.broker import BrokerSettings, Limits
-from fila.engine.rules import LuaLimits
+from fila.engine import BrokerSettings, Limits, LuaLimits
 from fila.errors import InvalidArgument
 
 DEFAULT_LISTEN = "127.0.0.1:5555"
