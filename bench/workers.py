@@ -321,7 +321,7 @@ class Load:
         self._stop = self._ctx.Event()
         self._errors = self._ctx.Queue()
         self._values: list[Synchronized[int]] = [
-            self._ctx.Value("q", 0, lock=False) for _ in self.jobs  # type: ignore[misc]
+            self._ctx.Value("q", 0, lock=False) for _ in self.jobs
         ]
         self.counters = [_SharedCount(v) for v in self._values]
         self._procs: list[Any] = []

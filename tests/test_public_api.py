@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import fila
 import fila.client
 from fila import errors
 
@@ -19,3 +23,39 @@ def test_every_fila_error_is_exported_under_one_root() -> None:
     for cls in errors.ALL_ERRORS:
         assert issubclass(cls, errors.FilaError)
         assert getattr(fila.client, cls.__name__) is cls
+
+
+def _python_files(*packages: str) -> list[Path]:
+    root = Path(fila.client.__file__).resolve().parent.parent
+    return [p for pkg in packages for p in sorted((root / pkg).rglob("*.py"))]
+
+
+def test_outside_the_engine_only_its_public_names_are_used() -> None:
+    """The server, CLI, TUI and SDK see the engine only through `fila.engine`'s names: no
+    submodule import, and no private attribute (`x._y`) of anything but their own objects."""
+    import fila.engine
+
+    bad = []
+    for path in _python_files("server", "cli", "tui", "client") + [Path(fila.__file__).parent / "demo.py"]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fila.engine."):
+                bad.append(f"{path.name}:{node.lineno} imports {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module == "fila.engine":
+                unknown = [a.name for a in node.names if a.name not in fila.engine.__all__]
+                if unknown:
+                    bad.append(f"{path.name}:{node.lineno} imports {unknown} (not public)")
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                bad.append(f"{path.name}:{node.lineno} reaches {ast.unparse(node)}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_engine_api_is_sorted_and_importable() -> None:
+    import fila.engine
+
+    names = fila.engine.__all__
+    assert names == sorted(names)
+    for name in names:
+        assert hasattr(fila.engine, name), name

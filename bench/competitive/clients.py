@@ -127,7 +127,7 @@ def _redis_producer(role: Role, count: Any, ready: Any, stop: Any) -> None:
     while not stop.is_set():
         pipe = r.pipeline(transaction=False)
         for _ in range(role.batch):
-            pipe.xadd(QUEUE, fields)  # type: ignore[arg-type]
+            pipe.xadd(QUEUE, fields)
         pipe.execute()
         count.value += role.batch
 

@@ -51,7 +51,7 @@ def test(
 
     Example: fila lua test hooks/tenant.lua -H tenant=acme -H provider=stripe
     """
-    from fila.engine.rules import HookError, LuaLimits, QueueRules
+    from fila.engine import HookError, LuaLimits, QueueRules
 
     st = state(ctx)
     source = read_script(script, "SCRIPT") or ""

@@ -1,139 +1,119 @@
-"""The admin calls, written once for both clients.
-
-Each method builds a request and says how to read the answer; `_invoke` (blocking in
-`Client`, a coroutine in `AsyncClient`) does the call. So in `AsyncClient` every one of
-these returns an awaitable.
-"""
+"""The admin calls, written once for both clients: each builds its request and says how to
+read the answer, as a typed `Call`. `Client` runs a call blocking, `AsyncClient` awaits it
+(fila.client._admin: the two typed faces over these)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from fila.client import _requests as rq
 from fila.client._types import Explanation, Message, QueueConfig, QueueInfo, QueueStats
 from fila.v1 import admin_pb2
 
+T = TypeVar("T")
 
-class AdminCalls:
-    def _invoke(self, method: str, request: Any, read: Callable[[Any], Any]) -> Any:
-        raise NotImplementedError
 
-    def create_queue(
-        self,
-        name: str,
-        config: QueueConfig | None = None,
-        *,
-        on_enqueue: str | None = None,
-        on_failure: str | None = None,
-        visibility_timeout_ms: int | None = None,
-    ) -> Any:
-        """Create a queue (and its dead-letter queue `<name>.dlq`); returns its name."""
-        cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
-        req = admin_pb2.CreateQueueRequest(name=name, config=cfg)
-        return self._invoke("CreateQueue", req, lambda r: r.queue_id)
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str  # the FilaAdmin RPC
+    request: Any
+    read: Callable[[Any], T]  # the response -> what the caller gets
 
-    def update_queue(
-        self,
-        name: str,
-        config: QueueConfig | None = None,
-        *,
-        on_enqueue: str | None = None,
-        on_failure: str | None = None,
-        visibility_timeout_ms: int | None = None,
-    ) -> Any:
-        """Replace a queue's scripts and settings (a bad script changes nothing).
 
-        This replaces the whole configuration: a setting not given goes back to its default.
-        To change one setting, start from the current one: `cfg, _ = get_queue(name)`, then
-        `update_queue(name, dataclasses.replace(cfg, max_attempts=5))`.
-        """
-        cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
-        req = admin_pb2.UpdateQueueRequest(name=name, config=cfg)
-        return self._invoke("UpdateQueue", req, lambda r: None)
+def _none(_: Any) -> None:
+    return None
 
-    def get_queue(self, name: str) -> Any:
-        """A queue's settings (defaults filled in) and, for a DLQ, the queue it serves."""
-        return self._invoke(
-            "GetQueue", admin_pb2.GetQueueRequest(name=name),
-            lambda r: (QueueConfig.from_proto(r.config), r.dlq_of),
-        )
 
-    def delete_queue(self, name: str) -> Any:
-        return self._invoke("DeleteQueue", admin_pb2.DeleteQueueRequest(queue=name), lambda r: None)
+def create_queue(name: str, config: QueueConfig | None, on_enqueue: str | None,
+                 on_failure: str | None, visibility_timeout_ms: int | None) -> Call[str]:
+    cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
+    return Call("CreateQueue", admin_pb2.CreateQueueRequest(name=name, config=cfg),
+                lambda r: str(r.queue_id))
 
-    def list_queues(self) -> Any:
-        return self._invoke(
-            "ListQueues", admin_pb2.ListQueuesRequest(),
-            lambda r: [QueueInfo(q.name, q.depth, q.in_flight, q.active_consumers) for q in r.queues],
-        )
 
-    def set_config(self, key: str, value: str) -> Any:
-        """Set a runtime config key; an empty value deletes it."""
-        req = admin_pb2.SetConfigRequest(key=key, value=value)
-        return self._invoke("SetConfig", req, lambda r: None)
+def update_queue(name: str, config: QueueConfig | None, on_enqueue: str | None,
+                 on_failure: str | None, visibility_timeout_ms: int | None) -> Call[None]:
+    cfg = rq.queue_config(config, on_enqueue, on_failure, visibility_timeout_ms)
+    return Call("UpdateQueue", admin_pb2.UpdateQueueRequest(name=name, config=cfg), _none)
 
-    def get_config(self, key: str) -> Any:
-        return self._invoke("GetConfig", admin_pb2.GetConfigRequest(key=key), lambda r: r.value)
 
-    def list_config(self, prefix: str = "") -> Any:
-        return self._invoke(
-            "ListConfig", admin_pb2.ListConfigRequest(prefix=prefix),
-            lambda r: {e.key: e.value for e in r.entries},
-        )
+def get_queue(name: str) -> Call[tuple[QueueConfig, str]]:
+    return Call("GetQueue", admin_pb2.GetQueueRequest(name=name),
+                lambda r: (QueueConfig.from_proto(r.config), str(r.dlq_of)))
 
-    def set_throttle(self, key: str, rate_per_second: float, burst: float | None = None) -> Any:
-        """Limit throttle key `key` to `rate_per_second`, with bursts of up to `burst`."""
-        b = burst if burst is not None else max(1.0, rate_per_second)
-        return self.set_config(f"throttle.{key}", f"{rate_per_second:g},{b:g}")
 
-    def get_stats(self, queue: str) -> Any:
-        return self._invoke("GetStats", admin_pb2.GetStatsRequest(queue=queue), QueueStats.from_proto)
+def delete_queue(name: str) -> Call[None]:
+    return Call("DeleteQueue", admin_pb2.DeleteQueueRequest(queue=name), _none)
 
-    def redrive(self, dlq_queue: str, count: int = 0) -> Any:
-        """Move up to `count` (0 = all) messages from a DLQ back to its queue."""
-        req = admin_pb2.RedriveRequest(dlq_queue=dlq_queue, count=count)
-        return self._invoke("Redrive", req, lambda r: r.redriven)
 
-    def peek(self, queue: str, limit: int = 100) -> Any:
-        """Up to `limit` messages of a queue, oldest first, without leasing them."""
-        req = admin_pb2.PeekMessagesRequest(queue=queue, limit=limit)
-        return self._invoke("PeekMessages", req, lambda r: [Message.from_proto(m) for m in r.messages])
+def list_queues() -> Call[list[QueueInfo]]:
+    return Call("ListQueues", admin_pb2.ListQueuesRequest(),
+                lambda r: [QueueInfo(q.name, q.depth, q.in_flight, q.active_consumers)
+                           for q in r.queues])
 
-    def explain(self, queue: str, fairness_key: str) -> Any:
-        """Why is `fairness_key` waiting in `queue`? (An Explanation, in plain words.)"""
-        req = admin_pb2.ExplainRequest(queue=queue, fairness_key=fairness_key)
-        return self._invoke("Explain", req, Explanation.from_proto)
 
-    # -- API keys and ACLs (superadmin) -------------------------------------------------------
+def set_config(key: str, value: str) -> Call[None]:
+    return Call("SetConfig", admin_pb2.SetConfigRequest(key=key, value=value), _none)
 
-    def create_api_key(self, name: str, *, expires_at_ms: int = 0, superadmin: bool = False) -> Any:
-        """Create an API key; returns (key_id, key). The key is shown only this once."""
-        req = admin_pb2.CreateApiKeyRequest(name=name, expires_at_ms=expires_at_ms,
-                                            is_superadmin=superadmin)
-        return self._invoke("CreateApiKey", req, lambda r: (r.key_id, r.key))
 
-    def revoke_api_key(self, key_id: str) -> Any:
-        return self._invoke("RevokeApiKey", admin_pb2.RevokeApiKeyRequest(key_id=key_id), lambda r: None)
+def get_config(key: str) -> Call[str]:
+    return Call("GetConfig", admin_pb2.GetConfigRequest(key=key), lambda r: str(r.value))
 
-    def list_api_keys(self) -> Any:
-        """[{key_id, name, created_at_ms, expires_at_ms, is_superadmin}] (never the keys)."""
-        return self._invoke(
-            "ListApiKeys", admin_pb2.ListApiKeysRequest(),
-            lambda r: [{"key_id": k.key_id, "name": k.name, "created_at_ms": k.created_at_ms,
-                        "expires_at_ms": k.expires_at_ms, "is_superadmin": k.is_superadmin}
-                       for k in r.keys],
-        )
 
-    def set_acl(self, key_id: str, permissions: list[tuple[str, str]]) -> Any:
-        """Replace a key's permissions: (kind, pattern) with kind produce|consume|admin."""
-        req = admin_pb2.SetAclRequest(key_id=key_id, permissions=[
-            admin_pb2.AclPermission(kind=k, pattern=p) for k, p in permissions])
-        return self._invoke("SetAcl", req, lambda r: None)
+def list_config(prefix: str) -> Call[dict[str, str]]:
+    return Call("ListConfig", admin_pb2.ListConfigRequest(prefix=prefix),
+                lambda r: {e.key: e.value for e in r.entries})
 
-    def get_acl(self, key_id: str) -> Any:
-        """(permissions as (kind, pattern) pairs, is_superadmin)."""
-        return self._invoke(
-            "GetAcl", admin_pb2.GetAclRequest(key_id=key_id),
-            lambda r: ([(p.kind, p.pattern) for p in r.permissions], r.is_superadmin),
-        )
+
+def set_throttle(key: str, rate_per_second: float, burst: float | None) -> Call[None]:
+    b = burst if burst is not None else max(1.0, rate_per_second)
+    return set_config(f"throttle.{key}", f"{rate_per_second:g},{b:g}")
+
+
+def get_stats(queue: str) -> Call[QueueStats]:
+    return Call("GetStats", admin_pb2.GetStatsRequest(queue=queue), QueueStats.from_proto)
+
+
+def redrive(dlq_queue: str, count: int) -> Call[int]:
+    return Call("Redrive", admin_pb2.RedriveRequest(dlq_queue=dlq_queue, count=count),
+                lambda r: int(r.redriven))
+
+
+def peek(queue: str, limit: int) -> Call[list[Message]]:
+    return Call("PeekMessages", admin_pb2.PeekMessagesRequest(queue=queue, limit=limit),
+                lambda r: [Message.from_proto(m) for m in r.messages])
+
+
+def explain(queue: str, fairness_key: str) -> Call[Explanation]:
+    return Call("Explain", admin_pb2.ExplainRequest(queue=queue, fairness_key=fairness_key),
+                Explanation.from_proto)
+
+
+def create_api_key(name: str, expires_at_ms: int, superadmin: bool) -> Call[tuple[str, str]]:
+    req = admin_pb2.CreateApiKeyRequest(name=name, expires_at_ms=expires_at_ms,
+                                        is_superadmin=superadmin)
+    return Call("CreateApiKey", req, lambda r: (str(r.key_id), str(r.key)))
+
+
+def revoke_api_key(key_id: str) -> Call[None]:
+    return Call("RevokeApiKey", admin_pb2.RevokeApiKeyRequest(key_id=key_id), _none)
+
+
+def list_api_keys() -> Call[list[dict[str, Any]]]:
+    return Call("ListApiKeys", admin_pb2.ListApiKeysRequest(),
+                lambda r: [{"key_id": k.key_id, "name": k.name, "created_at_ms": k.created_at_ms,
+                            "expires_at_ms": k.expires_at_ms, "is_superadmin": k.is_superadmin}
+                           for k in r.keys])
+
+
+def set_acl(key_id: str, permissions: list[tuple[str, str]]) -> Call[None]:
+    req = admin_pb2.SetAclRequest(key_id=key_id, permissions=[
+        admin_pb2.AclPermission(kind=k, pattern=p) for k, p in permissions])
+    return Call("SetAcl", req, _none)
+
+
+def get_acl(key_id: str) -> Call[tuple[list[tuple[str, str]], bool]]:
+    return Call("GetAcl", admin_pb2.GetAclRequest(key_id=key_id),
+                lambda r: ([(p.kind, p.pattern) for p in r.permissions], bool(r.is_superadmin)))

@@ -96,3 +96,13 @@ def aio_channel(addr: str, api_key: str | None, tls: bool, ca_file: str | None,
         return grpc.aio.secure_channel(addr, _credentials(ca_file, cert_file, key_file),
                                        CHANNEL_OPTIONS, interceptors=interceptors)
     return grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS, interceptors=interceptors)
+
+
+def stubs(channel: Any) -> tuple[Any, Any]:
+    """The hot-path and admin stubs on a channel. The generated stub classes carry no types
+    (grpcio-tools writes none), so they are Any here, at the one place they are made."""
+    from fila.v1 import admin_pb2_grpc, service_pb2_grpc
+
+    make_hot: Any = service_pb2_grpc.FilaServiceStub
+    make_admin: Any = admin_pb2_grpc.FilaAdminStub
+    return make_hot(channel), make_admin(channel)

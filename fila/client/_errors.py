@@ -9,15 +9,9 @@ import grpc
 
 from fila import errors
 
+# Each error class names its status code (fila.errors): the mapping is written once.
 _BY_CODE: dict[grpc.StatusCode, type[errors.FilaError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
-    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    getattr(grpc.StatusCode, cls.code_name): cls for cls in errors.ALL_ERRORS
 }
 
 

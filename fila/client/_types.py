@@ -11,7 +11,7 @@ from fila.v1 import admin_pb2, messages_pb2
 
 
 def _ms(ts: timestamp_pb2.Timestamp) -> int:
-    return ts.seconds * 1000 + ts.nanos // 1_000_000
+    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,17 @@ from typing import Any
 import grpc
 
 from fila.client import _requests as rq
-from fila.client._admin_calls import AdminCalls
+from fila.client._admin import AsyncAdminMethods
+from fila.client._admin_calls import Call, T
 from fila.client._batcher import Batcher
-from fila.client._channel import aio_channel
+from fila.client._channel import aio_channel, stubs
 from fila.client._errors import from_item, translate
 from fila.client._types import Message
-from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
+from fila.v1 import service_pb2
 
 
 def _unimplemented(exc: grpc.RpcError) -> bool:
-    return exc.code() == grpc.StatusCode.UNIMPLEMENTED
+    return bool(exc.code() == grpc.StatusCode.UNIMPLEMENTED)
 
 
 class AsyncConsumeStream:
@@ -79,7 +80,7 @@ class AsyncLeaseStream(AsyncConsumeStream):
         return resp.messages
 
 
-class AsyncClient(AdminCalls):
+class AsyncClient(AsyncAdminMethods):
     """The asyncio client; enqueue(), ack() and nack() batch behind the scenes (see the module doc)."""
 
     def __init__(
@@ -98,8 +99,7 @@ class AsyncClient(AdminCalls):
         self.addr = addr
         self.timeout_s = timeout_s
         self._channel = aio_channel(addr, api_key, tls, ca_file, cert_file, key_file)
-        self._hot = service_pb2_grpc.FilaServiceStub(self._channel)
-        self._admin = admin_pb2_grpc.FilaAdminStub(self._channel)
+        self._hot, self._admin = stubs(self._channel)
         self._batch_rpcs = True
         self._enqueues: Batcher[service_pb2.EnqueueRequest] = Batcher(
             self._send_enqueues, linger_ms, max_batch)
@@ -117,11 +117,12 @@ class AsyncClient(AdminCalls):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _invoke(self, method: str, request: Any, read: Any) -> Any:
+    async def _run(self, call: Call[T]) -> T:
         try:
-            return read(await getattr(self._admin, method)(request, timeout=self.timeout_s))
+            resp = await getattr(self._admin, call.method)(call.request, timeout=self.timeout_s)
         except grpc.RpcError as exc:
             raise translate(exc) from None
+        return call.read(resp)
 
     # -- producing --------------------------------------------------------------------------
 

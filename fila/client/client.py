@@ -19,11 +19,12 @@ from typing import Any
 import grpc
 
 from fila.client import _requests as rq
-from fila.client._admin_calls import AdminCalls
-from fila.client._channel import sync_channel
+from fila.client._admin import AdminMethods
+from fila.client._admin_calls import Call, T
+from fila.client._channel import stubs, sync_channel
 from fila.client._errors import from_item, translate, translated
 from fila.client._types import Message
-from fila.v1 import admin_pb2_grpc, service_pb2, service_pb2_grpc
+from fila.v1 import service_pb2
 
 
 class ConsumeStream:
@@ -72,7 +73,7 @@ class LeaseStream(ConsumeStream):
         super().close()
 
 
-class Client(AdminCalls):
+class Client(AdminMethods):
     """The blocking client: every call waits for the broker's answer (see the module doc)."""
 
     def __init__(
@@ -92,8 +93,7 @@ class Client(AdminCalls):
         self.addr = addr
         self.timeout_s = timeout_s
         self._channel = sync_channel(addr, api_key, tls, ca_file, cert_file, key_file)
-        self._hot = service_pb2_grpc.FilaServiceStub(self._channel)
-        self._admin = admin_pb2_grpc.FilaAdminStub(self._channel)
+        self._hot, self._admin = stubs(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -109,7 +109,8 @@ class Client(AdminCalls):
     def enqueue(self, queue: str, payload: bytes | str, headers: Mapping[str, str] | None = None) -> str:
         """Enqueue one message; returns its id once it is durable."""
         with translated():
-            return self._hot.Enqueue(rq.enqueue(queue, payload, headers), timeout=self.timeout_s).message_id
+            resp = self._hot.Enqueue(rq.enqueue(queue, payload, headers), timeout=self.timeout_s)
+            return str(resp.message_id)
 
     def consume(self, queue: str) -> ConsumeStream:
         """Open the classic lease stream on `queue` (works with every Fila broker).
@@ -162,6 +163,6 @@ class Client(AdminCalls):
             if r.HasField("error"):
                 raise from_item(r.error.code, r.error.message)
 
-    def _invoke(self, method: str, request: Any, read: Any) -> Any:
+    def _run(self, call: Call[T]) -> T:
         with translated():
-            return read(getattr(self._admin, method)(request, timeout=self.timeout_s))
+            return call.read(getattr(self._admin, call.method)(call.request, timeout=self.timeout_s))

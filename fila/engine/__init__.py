@@ -23,10 +23,9 @@ from fila.engine.storage import GroupCommitter, Storage
 
 __all__ = [
     "BATCH_BUCKETS",
-    "COMMIT_BUCKETS_MS",
-    "KINDS",
     "Broker",
     "BrokerSettings",
+    "COMMIT_BUCKETS_MS",
     "Clock",
     "Consumer",
     "Delivery",
@@ -34,6 +33,7 @@ __all__ = [
     "GroupCommitter",
     "Histogram",
     "HookError",
+    "KINDS",
     "KeyRecord",
     "Limits",
     "LuaLimits",

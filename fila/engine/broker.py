@@ -142,11 +142,16 @@ class Broker(HookPolicy, AdminOps, Leasing):
         return self.batch_no
 
     def turn(self) -> TurnResult:
-        """Commit what commands staged, run the timers and deliveries, commit what they
-        staged. Returns what was written (or failed) and when the next turn is due."""
+        """Commit what commands staged; run the timers and commit what they staged; then
+        deliver. Returns what was written (or failed) and when the next turn is due.
+
+        Deliveries come last because they stage nothing (leases are not stored): everything
+        a turn hands to consumers is already written, so a failed write never has to take a
+        delivery back."""
         out = self.flush()
-        out.next_in_s = self.tick()
+        budget = self._run_timers()
         self._commit_into(out)
+        out.next_in_s = self._deliver(budget)
         return out
 
     def flush(self) -> TurnResult:
@@ -250,21 +255,28 @@ class Broker(HookPolicy, AdminOps, Leasing):
 
     # -- the tick ---------------------------------------------------------------------------
 
-    def tick(self) -> float | None:
-        """Expire leases, wake delayed and throttled messages, deliver. Returns seconds to the
-        next timer (0 if the budget ran out and more work is waiting), or None for no timer."""
+    def _run_timers(self) -> int:
+        """Expire due leases, wake delayed messages, grant refilled buckets' tokens to their
+        claims, roll the rates. Returns what is left of the tick's budget."""
         mono = self.clock.mono_ms()
         wall = self.clock.wall_ms()
-        now_s = mono / 1000.0
         budget = self._expire(mono, self.settings.tick_budget)
         for q in self.queues.values():
             if q.delayed and q.delayed[0][0] <= wall and q.wake_delayed(wall):
                 self._dirty.add(q)
         throttles = self.config.throttles
         if throttles.wake:
-            throttles.grant_due(now_s)  # refilled buckets' tokens to their claims, in line
+            throttles.grant_due(mono / 1000.0)  # refilled buckets' tokens to their claims
         if mono >= self._next_housekeeping:
             self._housekeeping(mono)
+        return budget
+
+    def _deliver(self, budget: int) -> float | None:
+        """Lease ready messages to consumers with credit (up to `budget`). Returns seconds to
+        the next timer (0 if the budget ran out and more work is waiting), or None."""
+        mono = self.clock.mono_ms()
+        wall = self.clock.wall_ms()
+        now_s = mono / 1000.0
         dirty, self._dirty = self._dirty, set()
         for q in dirty:
             if q.hungry and q.drr.can_deliver:

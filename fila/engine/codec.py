@@ -80,7 +80,7 @@ def encode_message(
     ts = msg.timestamps.enqueued_at
     ts.seconds, ts.nanos = divmod(enqueued_ms, 1000)
     ts.nanos *= 1_000_000
-    return msg.SerializeToString()
+    return bytes(msg.SerializeToString())
 
 
 def _field(tag: bytes, value: bytes) -> bytes:
@@ -90,7 +90,7 @@ def _field(tag: bytes, value: bytes) -> bytes:
 def request_body(headers: dict[str, str], payload: bytes) -> bytes:
     """Message fields 2 (headers) and 3 (payload), serialized. EnqueueRequest uses the same
     field numbers, so its serialized bytes minus field 1 (the queue) are exactly this."""
-    return service_pb2.EnqueueRequest(headers=headers, payload=payload).SerializeToString()
+    return bytes(service_pb2.EnqueueRequest(headers=headers, payload=payload).SerializeToString())
 
 
 def strip_queue(request_bytes: bytes) -> bytes:
@@ -161,7 +161,8 @@ class StoredEncoder:
 
 
 def decode_message(data: bytes) -> messages_pb2.Message:
-    return messages_pb2.Message.FromString(data)
+    msg: messages_pb2.Message = messages_pb2.Message.FromString(data)
+    return msg
 
 
 def with_attempts(
@@ -174,7 +175,7 @@ def with_attempts(
         msg.metadata.queue_id = queue
     if last_error is not None:
         msg.metadata.last_error = last_error
-    return msg.SerializeToString()
+    return bytes(msg.SerializeToString())
 
 
 def read_varint(data: bytes, i: int) -> tuple[int, int]:

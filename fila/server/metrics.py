@@ -244,5 +244,5 @@ class MetricsServer:
 
 def make_registry(broker: Broker, top_keys: int, storage_stats: StorageStats) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrokerCollector(broker, top_keys, storage_stats))  # type: ignore[arg-type]
+    registry.register(BrokerCollector(broker, top_keys, storage_stats))
     return registry
