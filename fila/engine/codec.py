@@ -112,6 +112,9 @@ def strip_queue(request_bytes: bytes) -> bytes:
     return request_bytes[i + length:]
 
 
+STORED_HEAD = 2 + 36  # Message.id's tag, length and the 36 characters of a UUID
+
+
 class StoredEncoder:
     """Builds a message's stored bytes without a protobuf object per message.
 
@@ -149,13 +152,10 @@ class StoredEncoder:
             self._ts_ms = ms
         return self._ts
 
-    def tail_len(self, fkey: str, weight: int, tkeys: tuple[str, ...]) -> int:
-        """Bytes after the metadata field starts, in what `encode` just built."""
-        return len(self._meta[(fkey, weight, tkeys)]) + len(self._ts)
-
     def encode(self, mid: str, body: bytes, fkey: str, weight: int, tkeys: tuple[str, ...],
                enqueued_ms: int) -> bytes:
-        """A new message (attempt 0): id + headers/payload + metadata + timestamps."""
+        """A new message (attempt 0): id + headers/payload + metadata + timestamps. Its
+        metadata starts at STORED_HEAD + len(body)."""
         return b"".join((b"\x0a\x24", mid.encode(), body, self.metadata(fkey, weight, tkeys),
                          self.timestamps(enqueued_ms)))
 

@@ -261,7 +261,10 @@ class DrrScheduler:
             fk.weight = entry.weight  # the latest message's weight is the key's weight
         new_group = fk.push(entry)
         self.ready += 1
-        self._arrived(fk, new_group)
+        if fk.where == IDLE:  # _arrived, inlined: this runs once per message
+            self._to_back(fk)
+        elif new_group and fk.where == PARKED:
+            self._return(fk)
 
     def push_back(self, entry: Entry) -> None:
         """Make a message that was delivered before ready again, in its old place."""

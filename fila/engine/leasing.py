@@ -151,12 +151,13 @@ class Leasing:
         self._end_lease(q, e)
         e.state = Entry.GONE
         self.pending_bytes -= len(e.data)
-        stage = self.stage
-        stage.delete(keys.message(q.qid, e.seq))
+        stage = self.stage  # stage.delete and stage.undo, inlined: this runs once per message
+        stage.batch.delete(keys.message(q.qid, e.seq))
+        stage.ops += 1
         if e.ready_at_ms:
             stage.delete(keys.delay(q.qid, e.seq))
         q.stats.acked += 1
-        stage.undo(self._unack, q, e, c)
+        stage.log.append((self._unack, (q, e, c)))
 
     def _unack(self, q: Queue, e: Entry, c: Consumer | None) -> None:
         self._restore_lease(q, e, c)
