@@ -8,8 +8,7 @@ import typer
 
 from fila.cli.common import connect, state
 from fila.cli.output import emit, message_doc, table
-
-SUFFIX = ".dlq"
+from fila.client import DLQ_SUFFIX, dlq_name
 
 app = typer.Typer(
     help="Look at dead-lettered messages and redrive them.\n\nExample: fila dlq peek emails",
@@ -20,8 +19,9 @@ Queue = Annotated[str, typer.Argument(
     help="The queue (or its dead-letter queue, QUEUE.dlq).", show_default=False)]
 
 
-def dlq_name(queue: str) -> str:
-    return queue if queue.endswith(SUFFIX) else queue + SUFFIX
+def _the_dlq(queue: str) -> str:
+    """QUEUE or QUEUE.dlq, as the user gave it -> the dead-letter queue's name."""
+    return queue if queue.endswith(DLQ_SUFFIX) else dlq_name(queue)
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -42,12 +42,12 @@ def peek(
     Example: fila dlq peek emails --limit 5
     """
     with connect(ctx) as client:
-        msgs = client.peek(dlq_name(queue), limit)
+        msgs = client.peek(_the_dlq(queue), limit)
     docs = [message_doc(m) for m in msgs]
 
     def render() -> None:
         if not docs:
-            typer.echo(f"{dlq_name(queue)} is empty")
+            typer.echo(f"{_the_dlq(queue)} is empty")
             return
         table(["id", "attempts", "fairness key", "last error", "payload"],
               [(d["id"], d["attempt_count"], d["fairness_key"], _short(d["last_error"]),
@@ -69,9 +69,9 @@ def redrive(
 
     Example: fila dlq redrive emails --count 100
     """
-    dlq = dlq_name(queue)
+    dlq = _the_dlq(queue)
     with connect(ctx) as client:
         n = client.redrive(dlq, count)
-    target = dlq[: -len(SUFFIX)]
+    target = dlq.removesuffix(DLQ_SUFFIX)
     doc: dict[str, Any] = {"dlq": dlq, "queue": target, "redriven": n}
     emit(state(ctx), doc, lambda: typer.echo(f"redrove {n} message(s) from {dlq} to {target}"))

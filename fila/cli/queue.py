@@ -12,6 +12,7 @@ from fila.cli.common import check_one_stdin, connect, read_script, state
 from fila.cli.errors import CliError, ExitCode, usage_error
 from fila.cli.output import emit, fields, table
 from fila.cli.stats import print_stats, stats_doc
+from fila.client import dlq_name
 
 if TYPE_CHECKING:
     from fila.client import QueueConfig
@@ -79,8 +80,8 @@ def create(ctx: typer.Context, name: QueueName, on_enqueue: OnEnqueue = None,
                        retry_backoff_base_ms, retry_backoff_max_ms)
     with connect(ctx) as client:
         created = client.create_queue(name, QueueConfig(**changes))
-    doc = {"queue": created, "dlq": f"{created}.dlq"}
-    emit(state(ctx), doc, lambda: typer.echo(f"created queue {created} (dead letters go to {created}.dlq)"))
+    doc = {"queue": created, "dlq": dlq_name(created)}
+    emit(state(ctx), doc, lambda: typer.echo(f"created queue {created} (dead letters go to {dlq_name(created)})"))
 
 
 @app.command("update")

@@ -1,6 +1,7 @@
 """Fila's Python SDK: `Client` (blocking) and `AsyncClient` (asyncio)."""
 
 from fila.client._types import (
+    DLQ_SUFFIX,
     Explanation,
     HookStats,
     KeyStats,
@@ -9,6 +10,7 @@ from fila.client._types import (
     QueueInfo,
     QueueStats,
     ThrottleStats,
+    dlq_name,
 )
 from fila.client.aio import AsyncClient, AsyncConsumeStream, AsyncLeaseStream
 from fila.client.client import Client, ConsumeStream, LeaseStream
@@ -31,6 +33,7 @@ __all__ = [
     "AsyncLeaseStream",
     "Client",
     "ConsumeStream",
+    "DLQ_SUFFIX",
     "Explanation",
     "FailedPrecondition",
     "FilaError",
@@ -48,4 +51,5 @@ __all__ = [
     "ThrottleStats",
     "Unauthenticated",
     "Unavailable",
+    "dlq_name",
 ]

@@ -198,3 +198,11 @@ class QueueInfo:
     depth: int
     in_flight: int
     active_consumers: int
+
+
+DLQ_SUFFIX = ".dlq"  # every queue q has a dead-letter queue named q + DLQ_SUFFIX
+
+
+def dlq_name(queue: str) -> str:
+    """The name of `queue`'s dead-letter queue."""
+    return queue + DLQ_SUFFIX

@@ -14,7 +14,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from fila.client import HookStats, KeyStats, QueueInfo, QueueStats, ThrottleStats
+from fila.client import (
+    DLQ_SUFFIX,
+    HookStats,
+    KeyStats,
+    QueueInfo,
+    QueueStats,
+    ThrottleStats,
+    dlq_name,
+)
 from fila.errors import NotFound, Unavailable
 from fila.tui.app import FilaTop
 from fila.tui.poller import HISTORY_POLLS
@@ -110,7 +118,7 @@ class FixedSource:
         infos = []
         for name, s in self.stats_at(self.frame).items():
             infos.append(QueueInfo(name, s.depth, s.in_flight, s.active_consumers))
-            infos.append(QueueInfo(name + ".dlq", s.dlq_depth, 0, 0))
+            infos.append(QueueInfo(dlq_name(name), s.dlq_depth, 0, 0))
         return infos
 
     async def get_stats(self, queue: str) -> QueueStats:
@@ -121,7 +129,7 @@ class FixedSource:
 
     async def redrive(self, dlq_queue: str, count: int = 0) -> int:
         self.calls.append(("redrive", dlq_queue, str(count)))
-        queue = dlq_queue.removesuffix(".dlq")
+        queue = dlq_queue.removesuffix(DLQ_SUFFIX)
         moved = 0 if queue in self._dlq_emptied else _queues(self.frame)[queue].dlq_depth
         self._dlq_emptied.add(queue)
         return moved

@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from fila.client import AsyncClient, QueueInfo, QueueStats, ThrottleStats
+from fila.client import DLQ_SUFFIX, AsyncClient, QueueInfo, QueueStats, ThrottleStats
 from fila.errors import FilaError, NotFound
 
-DLQ_SUFFIX = ".dlq"
 HISTORY_POLLS = 60
 MAX_CONCURRENT_STATS = 8  # GetStats calls in flight at once, however many queues there are
 
