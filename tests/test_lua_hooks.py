@@ -33,8 +33,8 @@ def test_compile_error_is_invalid_argument_with_line(client: Client) -> None:
 def test_fila_get_reads_config_at_call_time(client: Client) -> None:
     client.create_queue("q", on_enqueue=FROM_CONFIG)
     client.enqueue("q", b"1", {"tenant": "a"})
-    client.set_config("demo.mode", "blue")
-    client.set_config("demo.weight", "3")
+    client.set_config("queue/q/demo.mode", "blue")  # the queue's own keys
+    client.set_config("queue/q/demo.weight", "3")
     client.enqueue("q", b"2", {"tenant": "a"})
     got = take(client, "q", 2, ack=True)
     assert [(m.fairness_key, m.weight) for m in got] in (
@@ -70,10 +70,10 @@ def test_circuit_breaker_opens_after_three_failures_and_closes_after_cooldown(tm
     try:
         with Client(proc.addr, timeout_s=5) as c:
             c.create_queue("q", on_enqueue=FROM_CONFIG)
-            c.set_config("demo.mode", "fail")
+            c.set_config("queue/q/demo.mode", "fail")
             for _ in range(3):
                 c.enqueue("q", b"x", {"tenant": "a"})
-            c.set_config("demo.mode", "ok")  # the script would work now...
+            c.set_config("queue/q/demo.mode", "ok")  # the script would work now...
             c.enqueue("q", b"x", {"tenant": "a"})
             keys = [m.fairness_key for m in take(c, "q", 4, ack=True)]
             assert keys == ["default"] * 4  # ...but the open breaker skips it

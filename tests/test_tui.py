@@ -251,6 +251,7 @@ def test_redrive_dialog_moves_dead_letters_back(server: FilaProcess, client: Cli
 def test_throttle_dialog_sets_rate_and_burst(server: FilaProcess, client: Client) -> None:
     client.set_throttle("provider:smtp", 5, 5)
     client.create_queue("emails", on_enqueue=ON_ENQUEUE)
+    client.enqueue("emails", b"x", {"tenant": "acme"})  # the queue uses provider:smtp
 
     async def run() -> None:
         app = top(server.addr)

@@ -44,19 +44,22 @@ def test(
 
     Compile errors and run-time errors are reported with the script's line number; the time
     the call took is printed too. fila.get reads --config values, or the running broker's
-    runtime config when no --config is given (and none if the broker cannot be reached).
+    runtime config when no --config is given (and none if the broker cannot be reached),
+    scoped as on the broker: the queue's own queue/<queue>/<key> values and the shared
+    prefixes of lua.shared_prefixes (default weight. and throttle.).
 
     JSON: {"hook", "ok", "result" ({"fairness_key", "weight", "throttle_keys"} or
     {"action", "delay_ms"}), "error", "took_us", "config_source"}
 
     Example: fila lua test hooks/tenant.lua -H tenant=acme -H provider=stripe
     """
-    from fila.engine import HookError, LuaLimits, QueueRules
+    from fila.engine import HookError, LuaLimits, QueueRules, hook_view
 
     st = state(ctx)
     source = read_script(script, "SCRIPT") or ""
     headers = parse_headers(header)
     values, config_source = _config(ctx, config)
+    values = hook_view(values, queue)  # what the queue's hooks may read, as on the broker
     try:
         rules = QueueRules(
             source if hook is Hook.on_enqueue else "",

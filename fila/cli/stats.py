@@ -69,11 +69,13 @@ def print_stats(doc: dict[str, Any]) -> None:
         typer.echo("no fairness key has pending messages")
     typer.echo("")
     if doc["throttles"]:
+        typer.echo("Throttles this queue's messages use (each bucket is broker-wide, shared "
+                   "with every queue that names it):")
         table(["throttle key", "tokens", "rate/s", "burst", "passed", "hits", "holding back"],
               [(t["key"], round(t["tokens"], 2), t["rate_per_second"], t["burst"], t["passed"],
                 t["hits"], t["waiting"]) for t in doc["throttles"]])
     else:
-        typer.echo("no throttles")
+        typer.echo("no throttle bucket limits this queue's messages")
     hooks = [h for h in doc["hooks"] if h["configured"]]
     if hooks:
         typer.echo("")
@@ -88,9 +90,10 @@ def stats(
 ) -> None:
     """Show a queue's depth, in-flight, consumers, keys and throttles.
 
-    Per fairness key: what it can get ("can get/s", "share: fair": its weighted share of the
+    Per fairness key: what it can get ("can get/s", "fair": its weighted share of the
     throttles its messages use and of the consumers, and what binds it) beside what it got
-    ("deliver/s", "actual").
+    ("deliver/s", "actual"). Throttles: the buckets this queue's messages use (buckets are
+    broker-wide; `fila throttle list` shows them all).
 
     JSON: {"queue", "depth", "in_flight", "active_consumers", "active_fairness_keys",
     "quantum", "ready", "delayed", "dlq_depth", "drr_rounds", "enqueue_rate",

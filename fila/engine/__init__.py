@@ -19,6 +19,7 @@ from fila.engine.explain import Explanation, explain
 from fila.engine.instruments import BATCH_BUCKETS, COMMIT_BUCKETS_MS, Histogram
 from fila.engine.queue import Consumer, Delivery, QueueSettings
 from fila.engine.rules import HookError, LuaLimits, QueueRules
+from fila.engine.runtime_config import hook_view, queue_scoped
 from fila.engine.storage import GroupCommitter, Storage
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "TurnResult",
     "Write",
     "explain",
+    "hook_view",
+    "queue_scoped",
     "read_varint",
     "strip_queue",
     "varint",

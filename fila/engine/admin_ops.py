@@ -17,6 +17,7 @@ from fila.engine.drr import DrrScheduler
 from fila.engine.message import Entry
 from fila.engine.queue import DLQ_SUFFIX, Queue, QueueSettings, check_queue_name, dlq_name
 from fila.engine.rules import QueueRules
+from fila.engine.runtime_config import SHARED_PREFIXES_KEY
 from fila.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class AdminOps:
             settings.on_enqueue_script,
             settings.on_failure_script,
             settings.lua_limits(self.settings.lua),
-            self.config.values,
+            self.config.hook_view(name),
         )
         drr = DrrScheduler(self.settings.quantum, self.config.throttles)
         q = Queue(name, qid, settings, rules, drr, dlq_of=dlq_of)
@@ -183,9 +184,13 @@ class AdminOps:
         self.stage.undo(self._apply_config, key, old or "")
 
     def _apply_config(self, key: str, value: str) -> None:
-        self.config.apply(key, value, self.clock.mono_ms() / 1000.0)
+        config = self.config
+        config.apply(key, value, self.clock.mono_ms() / 1000.0)
         for q in self.queues.values():
-            q.rules.set_config(key, value or None)
+            if key == SHARED_PREFIXES_KEY:  # what every hook may read changed
+                q.rules.replace_config(config.hook_view(q.name))
+            elif (seen := config.touches(q.name, key)) is not None:
+                q.rules.set_config(seen, config.seen_by(q.name, seen))
             if key.startswith("throttle.") and q.drr.parked:
                 self._dirty.add(q)  # the next turn re-decides with the new rate
 

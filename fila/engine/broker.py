@@ -127,7 +127,9 @@ class Broker(HookPolicy, AdminOps, Leasing):
     def commit(self) -> int | None:
         """Write everything staged as one batch. Returns its number, or None if nothing was
         staged. On a storage error the staged effects are rolled back in memory and
-        Unavailable is raised; whoever waits on `pending_batch` must be told it failed."""
+        Unavailable is raised; whoever waits on `pending_batch` must be told it failed. A
+        failed batch keeps its number (the next batch has the next one), so a number always
+        names one batch's fate."""
         if not self.stage.ops:
             return None
         batch, _, undo, after = self.stage.take()
@@ -135,6 +137,7 @@ class Broker(HookPolicy, AdminOps, Leasing):
             self.storage.write(batch)
         except Unavailable:
             roll_back(undo)
+            self.batch_no += 1
             raise
         self.batch_no += 1
         for fn, args in after:

@@ -208,6 +208,8 @@ class DrrScheduler:
         self._stamp = 0
         self._idle: dict[str, FairnessKey] = {}
         self._blocked: list[tuple[str, ...]] = []
+        # The throttle keys this queue's messages used, most recent last (for its stats).
+        self.throttle_keys_seen: dict[str, None] = {}
 
     # -- keys entering and leaving ------------------------------------------------------------
 
@@ -246,6 +248,14 @@ class DrrScheduler:
         fk.gen += 1
         heapq.heappush(self.returning, (fk.stamp, fk.gen, fk))
 
+    def _seen(self, tkeys: tuple[str, ...]) -> None:
+        seen = self.throttle_keys_seen
+        for t in tkeys:
+            seen.pop(t, None)
+            seen[t] = None
+        while len(seen) > THROTTLE_KEYS_SEEN:
+            del seen[next(iter(seen))]
+
     def _arrived(self, fk: FairnessKey, new_group: bool) -> None:
         if fk.where == IDLE:
             self._to_back(fk)
@@ -261,6 +271,8 @@ class DrrScheduler:
             fk.weight = entry.weight  # the latest message's weight is the key's weight
         new_group = fk.push(entry)
         self.ready += 1
+        if new_group and entry.tkeys:
+            self._seen(entry.tkeys)
         if fk.where == IDLE:  # _arrived, inlined: this runs once per message
             self._to_back(fk)
         elif new_group and fk.where == PARKED:
@@ -273,6 +285,8 @@ class DrrScheduler:
             fk = self._key(entry.fkey, entry.weight)
         new_group = fk.push_front(entry)
         self.ready += 1
+        if new_group and entry.tkeys:
+            self._seen(entry.tkeys)
         self._arrived(fk, new_group)
 
     def remove(self, entry: Entry, now_s: float = 0.0) -> None:
@@ -415,6 +429,7 @@ class DrrScheduler:
         self.ready = 0
 
 
+THROTTLE_KEYS_SEEN = 1000
 _NONE: set[str] = set()
 _NO_HOLDS: dict[str, int] = {}
 IDLE_KEYS_KEPT = 16_384

@@ -60,6 +60,7 @@ class QueueRules:
         limits: LuaLimits,
         config: dict[str, str] | None = None,
     ) -> None:
+        """`config`: what `fila.get` may return, by key (RuntimeConfig.hook_view)."""
         self.limits = limits
         self.has_on_enqueue = bool(on_enqueue_script.strip())
         self.has_on_failure = bool(on_failure_script.strip())
@@ -98,21 +99,41 @@ class QueueRules:
         return script_or_error
 
     def set_config(self, key: str, value: str | None) -> None:
-        """Mirror a runtime config change so `fila.get` sees it on the next call."""
+        """Mirror a runtime config change so `fila.get` sees it on the next call (`key` as
+        the hook reads it: fila.engine.runtime_config scopes what it may)."""
         if self._api is not None:
             self._api.set_config(key, value)
+
+    def replace_config(self, values: dict[str, str]) -> None:
+        """What `fila.get` sees, all of it anew."""
+        if self._api is not None:
+            self._api.clear_config()
+            for key, value in values.items():
+                self._api.set_config(key, value)
+
+    def _check_time(self, hook: str, t0: float) -> None:
+        """A call that ran past its time limit failed, whatever it returned: the limit is
+        checked only between Lua instructions, so a long call into C can overrun it, and
+        such a call must count against the hook (and its breaker) all the same."""
+        took = time.monotonic() - t0
+        limit = self.limits.time_limit_ms / 1000.0
+        if took > limit:
+            raise HookError(f"{hook}: ran {took * 1000:.0f} ms, over its time limit of "
+                            f"{self.limits.time_limit_ms} ms")
 
     def on_enqueue(self, headers: dict[str, str], payload_size: int, queue: str) -> EnqueueDecision:
         """Run on_enqueue; raise HookError if it fails or returns something unusable."""
         if self._on_enqueue is None:
             return DEFAULT_DECISION
         lua = self._lua
+        t0 = time.monotonic()
         try:
             result = self._api.on_enqueue(
-                self._on_enqueue, lua.table_from(headers), payload_size, queue, time.monotonic()
+                self._on_enqueue, lua.table_from(headers), payload_size, queue, t0
             )
         except Exception as exc:  # e.g. LuaMemoryError raised past the sandbox
             raise HookError(f"on_enqueue: {exc}") from exc
+        self._check_time("on_enqueue", t0)
         if result[0] is not True:
             raise HookError(f"on_enqueue: {result[1]}")
         # Fast path for the usual shape: a short string key, no weight or an int, no throttle keys.
@@ -131,13 +152,15 @@ class QueueRules:
         """Run on_failure; returns (action, delay_ms) or raises HookError."""
         if self._on_failure is None:
             raise LookupError("queue has no on_failure script")
+        t0 = time.monotonic()
         try:
             result = self._api.on_failure(
                 self._on_failure, self._lua.table_from(headers), message_id, attempts, queue, error,
-                time.monotonic(),
+                t0,
             )
         except Exception as exc:
             raise HookError(f"on_failure: {exc}") from exc
+        self._check_time("on_failure", t0)
         if not result[0]:
             raise HookError(f"on_failure: {result[1]}")
         action, delay = result[1], result[2]

@@ -2,6 +2,14 @@
 
 Keys under `throttle.` configure token buckets: `throttle.<key>` = "<rate_per_second>,<burst>".
 An empty value deletes a key (and so removes a throttle).
+
+What a queue's hooks may read is scoped, so that one tenant's hook cannot read another's
+values: `fila.get(key)` in queue q's hooks returns
+
+    queue/<q>/<key>   the queue's own value (its admin may set it), if set; else
+    <key>             if the key starts with one of the shared prefixes, listed (comma-
+                      separated) in `lua.shared_prefixes`, by default "weight.,throttle.";
+    nil otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +20,32 @@ from fila.errors import InvalidArgument
 
 MAX_KEY_BYTES = 256
 MAX_VALUE_BYTES = 64 * 1024
+SHARED_PREFIXES_KEY = "lua.shared_prefixes"
+DEFAULT_SHARED_PREFIXES = ("weight.", "throttle.")
+QUEUE_SCOPE = "queue/"  # queue/<queue name>/<key>: a queue's own config
+
+
+def queue_scoped(key: str) -> str | None:
+    """The queue a `queue/<queue>/<key>` config key belongs to (None for other keys)."""
+    if not key.startswith(QUEUE_SCOPE):
+        return None
+    queue, sep, rest = key[len(QUEUE_SCOPE):].partition("/")
+    return queue if sep and queue and rest else None
+
+
+def _prefixes(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_SHARED_PREFIXES
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def hook_view(values: dict[str, str], queue: str) -> dict[str, str]:
+    """Of runtime config `values`, what `queue`'s hooks may read, by the names they read."""
+    shared = _prefixes(values.get(SHARED_PREFIXES_KEY))
+    out = {k: v for k, v in values.items() if k.startswith(shared)}
+    own = f"{QUEUE_SCOPE}{queue}/"
+    out.update({k[len(own):]: v for k, v in values.items() if k.startswith(own)})
+    return out
 
 
 class RuntimeConfig:
@@ -35,6 +69,8 @@ class RuntimeConfig:
                 raise InvalidArgument('key "throttle." needs a throttle key after the dot')
             if value:
                 parse_throttle_value(key, value)
+        if key.startswith(QUEUE_SCOPE) and queue_scoped(key) is None:
+            raise InvalidArgument(f'key {key!r}: a queue\'s own keys are "queue/<queue>/<key>"')
 
     def apply(self, key: str, value: str, now_s: float) -> None:
         if value:
@@ -54,6 +90,32 @@ class RuntimeConfig:
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
+
+    def shared_prefixes(self) -> tuple[str, ...]:
+        return _prefixes(self.values.get(SHARED_PREFIXES_KEY))
+
+    def seen_by(self, queue: str, key: str) -> str | None:
+        """What `fila.get(key)` returns in `queue`'s hooks."""
+        own = self.values.get(f"{QUEUE_SCOPE}{queue}/{key}")
+        if own is not None:
+            return own
+        if key.startswith(self.shared_prefixes()):
+            return self.values.get(key)
+        return None
+
+    def hook_view(self, queue: str) -> dict[str, str]:
+        """Everything `queue`'s hooks may read, under the names they read it by."""
+        return hook_view(self.values, queue)
+
+    def touches(self, queue: str, key: str) -> str | None:
+        """The name under which a change of `key` shows in `queue`'s hooks (None if it
+        does not)."""
+        own = f"{QUEUE_SCOPE}{queue}/"
+        if key.startswith(own):
+            return key[len(own):]
+        if key.startswith(self.shared_prefixes()):
+            return key
+        return None
 
     def list(self, prefix: str) -> list[tuple[str, str]]:
         return sorted((k, v) for k, v in self.values.items() if k.startswith(prefix))

@@ -14,7 +14,7 @@ local pcall, xpcall, error, type, tostring, select = pcall, xpcall, error, type,
 local setmetatable, getmetatable, rawget, rawlen, pairs = setmetatable, getmetatable, rawget, rawlen, pairs
 local pack, unpack = table.pack, table.unpack
 local cocreate, cowrap = coroutine.create, coroutine.wrap
-local dsetmetatable = debug.setmetatable
+local dsetmetatable, dgetmetatable = debug.setmetatable, debug.getmetatable
 
 local HOOK_EVERY = 1000
 local MAX_THROTTLE_KEYS = 16
@@ -100,12 +100,110 @@ local safe_coroutine = copy(coroutine)
 safe_coroutine.create, safe_coroutine.wrap = hooked_create, hooked_wrap
 safe_coroutine.resume = safe_resume
 
+-- The string library's pattern functions run in C, where the count hook never fires: one
+-- call of string.find(string.rep("a", 30), string.rep("a*", 9) .. "b") backtracks for seconds.
+-- So before a pattern runs, its worst case is estimated and a costly one refused. A
+-- quantifier (*, +, -, %b) followed by more pattern can backtrack; with k of them, a search
+-- over n bytes takes up to about n^(k+1) / (k+1)! steps (n^k / k! when anchored with ^), and
+-- each ? doubles it. Past MAX_PATTERN_STEPS (about 10 ms of C at ~4 ns a step), the call is
+-- an error, which counts against the hook like any other.
+local MAX_PATTERN_STEPS = 2.5e6
+local sfind, ssub, sbyte = string.find, string.sub, string.byte
+local MAGIC = "[%^%$%*%+%?%.%(%)%[%]%%%-]"
+
+local function skip_set(p, i, n)  -- p:sub(i, i) is "[": the index after its "]"
+  i = i + 1
+  if ssub(p, i, i) == "^" then i = i + 1 end
+  if ssub(p, i, i) == "]" then i = i + 1 end  -- a leading ] is a literal
+  while i <= n do
+    local c = ssub(p, i, i)
+    if c == "%" then i = i + 2
+    elseif c == "]" then return i + 1
+    else i = i + 1 end
+  end
+  return n + 1
+end
+
+local shapes, cached = {}, 0
+local function shape(p)  -- backtracking quantifiers, optional items, anchored
+  local s = shapes[p]
+  if s then return s[1], s[2], s[3] end
+  local n, i = #p, 1
+  local anchored = ssub(p, 1, 1) == "^"
+  if anchored then i = 2 end
+  local items = {}
+  while i <= n do
+    local c = ssub(p, i, i)
+    local kind = nil
+    if c == "(" or c == ")" then
+      i = i + 1
+    elseif c == "$" and i == n then
+      i, kind = i + 1, "one"
+    elseif c == "%" and ssub(p, i + 1, i + 1) == "b" then
+      i, kind = i + 4, "loop"
+    elseif c == "%" and ssub(p, i + 1, i + 1) == "f" then
+      i, kind = skip_set(p, i + 2, n), "one"
+    else
+      if c == "%" then i = i + 2 elseif c == "[" then i = skip_set(p, i, n) else i = i + 1 end
+      local q = ssub(p, i, i)
+      if q == "*" or q == "+" or q == "-" then i, kind = i + 1, "loop"
+      elseif q == "?" then i, kind = i + 1, "opt"
+      else kind = "one" end
+    end
+    if kind then items[#items + 1] = kind end
+  end
+  local k, opt = 0, 0
+  for j = 1, #items do
+    if items[j] == "loop" and j < #items then k = k + 1 end
+    if items[j] == "opt" then opt = opt + 1 end
+  end
+  if cached >= 256 then shapes, cached = {}, 0 end
+  shapes[p], cached = { k, opt, anchored }, cached + 1
+  return k, opt, anchored
+end
+
+local function check_pattern(fname, s, p, scans)
+  if type(s) ~= "string" and type(s) ~= "number" then return end
+  if type(p) ~= "string" or not sfind(p, MAGIC) then return end
+  local k, opt, anchored = shape(p)
+  local n, e = #tostring(s), k + ((anchored and not scans) and 0 or 1)
+  local steps = 2 ^ opt
+  for j = 1, e do steps = steps * (n + j) / j end
+  if steps > MAX_PATTERN_STEPS then
+    error(fname .. ": pattern " .. ("%q"):format(ssub(p, 1, 60)) .. " is too costly for a "
+      .. n .. "-byte subject (" .. k .. " quantifiers that can backtrack): simplify the "
+      .. "pattern or shorten the input", 3)
+  end
+end
+
+local guarded = copy(string, { dump = true })
+local s_find, s_match, s_gmatch, s_gsub = string.find, string.match, string.gmatch, string.gsub
+function guarded.find(s, p, init, plain)
+  if not plain then check_pattern("string.find", s, p, false) end
+  return s_find(s, p, init, plain)
+end
+function guarded.match(s, p, init)
+  check_pattern("string.match", s, p, false)
+  return s_match(s, p, init)
+end
+function guarded.gmatch(s, p, init)
+  check_pattern("string.gmatch", s, p, true)
+  return s_gmatch(s, p, init)
+end
+function guarded.gsub(s, p, repl, n)
+  check_pattern("string.gsub", s, p, true)
+  return s_gsub(s, p, repl, n)
+end
+local _ = sbyte
+-- ("x"):find(p) goes through the string metatable's __index: the guarded functions there too.
+dgetmetatable("").__index = guarded
+
 local library = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
   pcall = safe_pcall, xpcall = safe_xpcall, select = select, tonumber = tonumber,
   tostring = tostring, type = type, rawequal = rawequal, rawget = rawget, rawlen = rawlen,
   setmetatable = safe_setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
-  math = copy(math), string = copy(string, { dump = true }), table = copy(table),
+  math = copy(math), string = guarded, table = copy(table),
   utf8 = copy(utf8), coroutine = safe_coroutine,
   fila = { get = function(key) return config[key] end },
 }

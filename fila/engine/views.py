@@ -155,14 +155,19 @@ def held_back(broker: Broker, queues: list[Queue]) -> dict[str, int]:
 
 
 def throttle_views(broker: Broker, queue: str | None = None) -> list[ThrottleStats]:
-    """Every configured bucket (throttle keys are global, shared by all queues), with what it
-    holds back in `queue` (default: in every queue)."""
+    """Configured buckets (throttle keys are global, shared by all queues) with what they hold
+    back: of `queue`, the buckets its messages use (not other tenants'); by default every
+    bucket, and what it holds back in every queue."""
     now = _now_s(broker)
     queues = list(broker.queues.values()) if queue is None else [broker.queue(queue)]
     waiting = held_back(broker, queues)
+    buckets = broker.config.throttles.buckets
+    names = sorted(buckets) if queue is None else sorted(
+        k for k in queues[0].drr.throttle_keys_seen if k in buckets)
     return [
-        ThrottleStats(key, b.refill(now), b.rate, b.burst, b.passed, b.hits, waiting.get(key, 0))
-        for key, b in sorted(broker.config.throttles.buckets.items())
+        ThrottleStats(k, buckets[k].refill(now), buckets[k].rate, buckets[k].burst,
+                      buckets[k].passed, buckets[k].hits, waiting.get(k, 0))
+        for k in names
     ]
 
 
@@ -234,9 +239,9 @@ def queue_view(broker: Broker, name: str, with_keys: bool = True,
     return view
 
 
-def queue_settings(broker: Broker, name: str) -> tuple[QueueSettings, str]:
+def queue_settings(broker: Broker, name: str, field_name: str = "name") -> tuple[QueueSettings, str]:
     """A queue's settings in force, and for a DLQ the queue it serves."""
-    q = broker.queue(name, "name")
+    q = broker.queue(name, field_name)
     return q.settings, q.dlq_of
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from fila.engine import KINDS, QueueSettings, explain, views
+from fila.engine import KINDS, QueueSettings, explain, queue_scoped, views
 from fila.errors import FilaError, InvalidArgument, NotFound
 from fila.server.auth import SUPERADMIN, Auth
 from fila.server.core_loop import CoreLoop
@@ -164,6 +164,11 @@ class Admin:
         )
 
     async def redrive(self, req: pb.RedriveRequest, ctx: Any) -> pb.RedriveResponse:
+        # Redrive enqueues into the DLQ's source queue: that needs produce there, not only
+        # admin on the DLQ.
+        _, source = views.queue_settings(self.broker, req.dlq_queue, "dlq_queue")
+        if source:
+            self.auth.require(ctx, "produce", source)
         n = self.broker.redrive(req.dlq_queue, req.count)
         await self._durable()
         return pb.RedriveResponse(redriven=n)
@@ -212,6 +217,9 @@ class Admin:
         on_queue: Callable[[Any], str] = lambda r: r.queue  # noqa: E731
         by_name: Callable[[Any], str] = lambda r: r.name  # noqa: E731
         anything: Callable[[Any], str] = lambda r: "*"  # noqa: E731
+        own_config: Callable[[Any], str] = lambda r: queue_scoped(r.key) or "*"  # noqa: E731
+        own_prefix: Callable[[Any], str] = (  # noqa: E731
+            lambda r: (queue_scoped(r.prefix + "x") or "*") if r.prefix.count("/") >= 2 else "*")
         # method -> (handler, request type, required permission kind, queue the check is for)
         methods: dict[str, tuple[Callable[..., Awaitable[Any]], Any, str, Callable[[Any], str]]] = {
             "CreateQueue": (self.create_queue, pb.CreateQueueRequest, "admin", by_name),
@@ -219,9 +227,10 @@ class Admin:
             "GetQueue": (self.get_queue, pb.GetQueueRequest, "admin", by_name),
             "DeleteQueue": (self.delete_queue, pb.DeleteQueueRequest, "admin", on_queue),
             "ListQueues": (self.list_queues, pb.ListQueuesRequest, "", anything),
-            "SetConfig": (self.set_config, pb.SetConfigRequest, "admin", anything),
-            "GetConfig": (self.get_config, pb.GetConfigRequest, "admin", anything),
-            "ListConfig": (self.list_config, pb.ListConfigRequest, "admin", anything),
+            # A queue's own keys (queue/<queue>/<key>) are its admin's; the rest need admin on *.
+            "SetConfig": (self.set_config, pb.SetConfigRequest, "admin", own_config),
+            "GetConfig": (self.get_config, pb.GetConfigRequest, "admin", own_config),
+            "ListConfig": (self.list_config, pb.ListConfigRequest, "admin", own_prefix),
             "GetStats": (self.get_stats, pb.GetStatsRequest, "admin", on_queue),
             "Redrive": (self.redrive, pb.RedriveRequest, "admin", lambda r: r.dlq_queue),
             "PeekMessages": (self.peek_messages, pb.PeekMessagesRequest, "admin", on_queue),

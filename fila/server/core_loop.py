@@ -20,6 +20,8 @@ from fila.server.metrics import StorageStats
 
 log = logging.getLogger("fila.server")
 
+FAILED_KEPT = 10_000
+
 
 class CoreLoop:
     def __init__(self, broker: Broker, storage: Storage, stats: StorageStats | None = None) -> None:
@@ -34,6 +36,7 @@ class CoreLoop:
         self._committer = GroupCommitter(storage, self._from_thread_durable, self._from_thread_error)
         self._closed = False
         self._sync_started: dict[int, float] = {}  # batch number -> when it was handed to sync
+        self._failed: dict[int, Exception] = {}  # batch numbers whose write failed, recent
 
     # -- turns ------------------------------------------------------------------------------
 
@@ -85,6 +88,9 @@ class CoreLoop:
 
     async def durable(self, n: int) -> None:
         """Return once batch n is on disk; raise Unavailable if writing or syncing it failed."""
+        failed = self._failed.get(n)
+        if failed is not None:
+            raise Unavailable(f"not persisted: {failed}")
         if n <= self._durable:
             return
         fut: asyncio.Future[None] = self._loop.create_future()
@@ -119,6 +125,9 @@ class CoreLoop:
 
     def _fail_batch(self, n: int, exc: Exception) -> None:
         log.error("storage write failed", extra={"error": str(exc)})
+        self._failed[n] = exc  # for whoever asks about batch n later (a batch RPC's slices)
+        while len(self._failed) > FAILED_KEPT:
+            del self._failed[next(iter(self._failed))]
         keep: deque[tuple[int, asyncio.Future[None]]] = deque()
         for m, fut in self._waiters:
             if m == n:

@@ -78,6 +78,44 @@ async def _abort(context: grpc.aio.ServicerContext, exc: FilaError) -> None:
     await context.abort(code_for(exc), str(exc))
 
 
+# A batch RPC gives the loop back every SLICE_S of work (on_enqueue and on_failure hooks run
+# per message), so one client's 10,000-message batch through a slow hook does not hold every
+# other client: what it staged so far goes out in the next turn, and other requests are served
+# in between.
+SLICE_S = 0.001  # measured: bench isolation (p99 of other clients 38 ms at 1 ms, 91 ms at 5)
+SLICE_CHECK_EVERY = 16  # items between looks at the clock
+
+
+class Slices:
+    """The slices of one batch RPC, and the storage batches their effects went into."""
+
+    def __init__(self, core: CoreLoop) -> None:
+        self.core = core
+        self.started = time.perf_counter()
+        self.batches: set[int] = set()
+        self.any = False
+
+    def changed(self) -> None:
+        self.any = True
+
+    async def maybe_yield(self) -> None:
+        if time.perf_counter() - self.started < SLICE_S:
+            return
+        if self.any:
+            self.batches.add(self.core.broker.pending_batch)
+            self.core.poke()
+        await asyncio.sleep(0)  # let the turn and other requests run
+        self.started = time.perf_counter()
+
+    async def durable(self) -> None:
+        """Return once every effect of the batch is on disk (raise if any write failed)."""
+        if self.any:
+            self.batches.add(self.core.broker.pending_batch if self.core.broker.staged
+                             else self.core.broker.batch_no)
+        for n in sorted(self.batches):
+            await self.core.durable(n)
+
+
 class HotPath:
     def __init__(self, core: CoreLoop, auth: Auth, tracing: Tracing | None = None,
                  consume_max_unacked: int = DEFAULT_CONSUME_MAX_UNACKED) -> None:
@@ -167,24 +205,25 @@ class HotPath:
         request.DiscardUnknownFields()  # stored bytes hold headers and payload, nothing else
         out = pb.EnqueueBatchResponse()
         results = out.results
-        accepted = False
         allowed: set[str] = set()
         strip = strip_queue
-        for m in request.messages:
+        slices = Slices(self.core)
+        for i, m in enumerate(request.messages):
+            if not i % SLICE_CHECK_EVERY:
+                await slices.maybe_yield()
             try:
                 if m.queue not in allowed:
                     self.auth.require(context, "produce", m.queue)
                     allowed.add(m.queue)
                 results.add(message_id=broker.enqueue(
                     m.queue, dict(m.headers), m.payload, strip(m.SerializeToString())))
-                accepted = True
+                slices.changed()
             except FilaError as exc:
                 results.add(error=_item_error(exc))
-        if accepted:
-            try:
-                await self.core.settled()
-            except FilaError as exc:
-                await _abort(context, exc)  # nothing of this batch is confirmed
+        try:
+            await slices.durable()
+        except FilaError as exc:
+            await _abort(context, exc)  # not all of this batch is confirmed
         return out
 
     async def _per_id(
@@ -196,16 +235,17 @@ class HotPath:
             raise InvalidArgument("lease_ids must be empty or as long as message_ids")
         out = pb.AckBatchResponse()
         results = out.results
-        changed = False
+        slices = Slices(self.core)
         for i, mid in enumerate(ids):
+            if not i % SLICE_CHECK_EVERY:
+                await slices.maybe_yield()
             try:
                 op(mid, lease_ids[i] if lease_ids else "")
                 results.add(message_id=mid)
-                changed = True
+                slices.changed()
             except FilaError as exc:
                 results.add(message_id=mid, error=_item_error(exc))
-        if changed:
-            await self.core.settled()
+        await slices.durable()
         return out
 
     async def ack_batch(self, request: pb.AckBatchRequest, context: grpc.aio.ServicerContext) -> Any:
