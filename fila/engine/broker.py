@@ -31,7 +31,7 @@ from fila.engine.api_keys import ApiKeys
 from fila.engine.clock import Clock, SystemClock
 from fila.engine.hooks import HookPolicy
 from fila.engine.instruments import LATENCY_BUCKETS_MS, Histogram
-from fila.engine.leasing import LeaseItem, Leasing
+from fila.engine.leasing import COMPACT_SLACK, LeaseItem, Leasing, StallItem
 from fila.engine.message import Entry
 from fila.engine.queue import Queue
 from fila.engine.rules import LuaLimits
@@ -66,6 +66,9 @@ class BrokerSettings:
     limits: Limits = field(default_factory=Limits)
     breaker_cooldown_s: float = 10.0
     tick_budget: int = 20_000  # deliveries / expiries per tick before yielding to I/O
+    # A stream whose leased messages wait this long without it taking any is closed, and
+    # they go back to the queue ([lease] stall_timeout_ms).
+    stall_ms: int = 30_000
 
 
 @dataclass
@@ -99,6 +102,9 @@ class Broker(HookPolicy, AdminOps, Leasing):
         self.stage = Staging(storage.new_batch)
         self.batch_no = 0  # number of the last batch written
         self._lease_heap: list[LeaseItem] = []
+        self._lease_items = 0
+        self._compact_at = COMPACT_SLACK
+        self._stall_heap: list[StallItem] = []
         self._lease_no = 0
         self._dirty: set[Queue] = set()
         self._next_qid = 1
@@ -266,6 +272,8 @@ class Broker(HookPolicy, AdminOps, Leasing):
         mono = self.clock.mono_ms()
         wall = self.clock.wall_ms()
         budget = self._expire(mono, self.settings.tick_budget)
+        if self._stall_heap and self._stall_heap[0][0] <= mono:
+            self._check_stalls(mono)
         for q in self.queues.values():
             if q.delayed and q.delayed[0][0] <= wall and q.wake_delayed(wall):
                 self._dirty.add(q)
@@ -312,10 +320,10 @@ class Broker(HookPolicy, AdminOps, Leasing):
         best: float | None = None
         if any(q.rates or q.key_rates for q in self.queues.values()):
             best = max(0.0, (self._next_housekeeping - mono) / 1000.0)
-        expiry = self.next_lease_expiry_ms()
-        if expiry is not None:
-            d = (expiry - mono) / 1000.0
-            best = d if best is None else min(best, d)
+        for at_ms in (self.next_lease_expiry_ms(), self.next_stall_check_ms()):
+            if at_ms is not None:
+                d = (at_ms - mono) / 1000.0
+                best = d if best is None else min(best, d)
         for q in self.queues.values():
             at = q.next_delayed_ms()
             if at is not None:

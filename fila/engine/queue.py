@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
-from fila.engine import codec
 from fila.engine.codec import StoredEncoder
 from fila.engine.drr import DrrScheduler
 from fila.engine.instruments import HookStat, RateWindow
@@ -17,7 +16,6 @@ from fila.engine.message import Entry
 from fila.engine.rules import LuaLimits, QueueRules
 from fila.errors import InvalidArgument
 
-LEASED = Entry.LEASED
 DLQ_SUFFIX = ".dlq"
 DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
 MAX_SCRIPT_CHARS = 256 * 1024
@@ -124,7 +122,7 @@ class Breaker:
 
 class Delivery(NamedTuple):
     """A leased message as a consumer stream sends it: the stored bytes, where their
-    metadata field starts, and the lease id."""
+    metadata field starts, and the lease id (Broker.take)."""
 
     data: bytes
     meta_at: int
@@ -133,25 +131,33 @@ class Delivery(NamedTuple):
 
 class Consumer:
     """A lease stream, as the engine sees it. The engine puts leased messages in its outbox
-    while `credit` lasts and calls `wake`; the stream then `take`s them as Deliveries.
+    while it has credit and room, and calls `wake`; the stream then takes them with
+    `Broker.take`, which is when their leases start.
 
-    Read-only for the server: `closed` and `revoked` (why the stream must end), and
-    `outstanding` (leased plus credit: what it may hold). Change it only through the broker
-    (`grant`, `remove_consumer`).
+    Read-only for the server: `closed`, and why (`revoked`, `stalled`); `outstanding` (leased
+    plus credit: what it may hold); `has_outbox`. Change it only through the broker (`grant`,
+    `take`, `remove_consumer`).
     """
 
-    __slots__ = ("cid", "queue", "credit", "outbox", "wake", "closed", "leased", "key_id", "revoked")
+    __slots__ = ("cid", "queue", "credit", "outbox", "window", "wake", "closed", "leased",
+                 "key_id", "revoked", "stalled", "queued", "progress_ms", "acked_ms")
 
-    def __init__(self, cid: int, queue: str, credit: int, wake: Callable[[], None]) -> None:
+    def __init__(self, cid: int, queue: str, credit: int, wake: Callable[[], None],
+                 window: int = 1000) -> None:
         self.cid = cid
         self.queue = queue
         self.credit = credit
-        self.outbox: deque[Entry] = deque()
+        self.outbox: deque[Entry] = deque()  # leased, not yet taken for sending
+        self.window = window  # at most this many in the outbox: what a stream has not taken
         self.wake = wake
         self.closed = False
         self.leased = 0
         self.key_id = ""  # the API key that opened the stream, when auth is on
         self.revoked = False
+        self.stalled = False  # closed for taking nothing while messages waited for it
+        self.queued = False  # in its queue's line of consumers that can take more
+        self.progress_ms = 0  # when it last took messages (or its outbox last filled)
+        self.acked_ms = 0  # when a lease of its was last acked, nacked or extended
 
     @property
     def outstanding(self) -> int:
@@ -162,19 +168,9 @@ class Consumer:
     def has_outbox(self) -> bool:
         return bool(self.outbox)
 
-    def take(self, n: int) -> list[Delivery]:
-        """Up to n leased messages to send, oldest first (skipping any whose lease ended
-        before the stream got to them: acked, expired or released)."""
-        out: list[Delivery] = []
-        box = self.outbox
-        new = tuple.__new__  # a Delivery without NamedTuple's Python-level __new__
-        while box and len(out) < n:
-            e = box.popleft()
-            if e.state == LEASED and e.consumer is self:
-                if not e.meta_at:
-                    e.meta_at = codec.metadata_offset(e.data)
-                out.append(new(Delivery, (e.data, e.meta_at, e.token)))
-        return out
+    @property
+    def can_take_more(self) -> bool:
+        return not self.closed and self.credit > 0 and len(self.outbox) < self.window
 
 
 @dataclass

@@ -31,6 +31,9 @@ DEFAULT_CONSUME_MAX_UNACKED = 2000
 
 
 DEFAULT_LEASE_BATCH = 100
+# A Lease stream is leased at most this many batches ahead of what it has taken to send: a
+# consumer that stops reading holds that much, and the rest of the work goes to others.
+LEASE_WINDOW_BATCHES = 2
 MAX_BATCH = 10_000  # items in one batch RPC
 MAX_CREDIT = 10_000  # unacknowledged messages one lease stream may hold
 
@@ -66,7 +69,18 @@ def _rejecting_bad(fn: Any) -> Any:
 async def _closed(context: grpc.aio.ServicerContext, consumer: Consumer, queue: str) -> None:
     if consumer.revoked:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the stream's API key was revoked")
+    if consumer.stalled:
+        await context.abort(grpc.StatusCode.ABORTED, STALLED)
     await context.abort(grpc.StatusCode.NOT_FOUND, f"queue {queue!r} was deleted")
+
+
+# A stream the engine closed for making no progress ends with this as soon as its handler can
+# act: at once if it waits for deliveries, else when its client reads again (a write blocked on
+# a client that does not read cannot be interrupted in gRPC Python) or the connection closes.
+STALLED = ("the stream made no progress for [lease] stall_timeout_ms (it took or acked nothing "
+           "while its messages waited): closed, and its unsent messages went back to the queue")
+
+
 
 
 RETRY_AFTER_MS = "100"  # the hint sent with RESOURCE_EXHAUSTED, as trailing metadata
@@ -167,7 +181,7 @@ class HotPath:
         try:
             key = self.auth.require(context, "consume", request.queue)
             consumer = broker.add_consumer(request.queue, min(cap, CONSUME_WINDOW), wake.set,
-                                           key.key_id if key else "")
+                                           key.key_id if key else "", window=CONSUME_WINDOW)
         except FilaError as exc:
             await _abort(context, exc)
             return
@@ -176,7 +190,7 @@ class HotPath:
             while True:
                 await self._next_delivery(context, wake, consumer, key, request.queue)
                 sent = 0
-                while deliveries := consumer.take(1):
+                while deliveries := broker.take(consumer, 1):
                     d = deliveries[0]
                     if self.tracing is not None:
                         self._lease_span(context, request.queue, 1)
@@ -312,7 +326,8 @@ class HotPath:
         try:
             key = self.auth.require(context, "consume", first.queue)
             consumer = broker.add_consumer(first.queue, first.credit, wake.set,
-                                           key.key_id if key else "")
+                                           key.key_id if key else "",
+                                           window=LEASE_WINDOW_BATCHES * max_batch)
         except FilaError as exc:
             await _abort(context, exc)
             return
@@ -333,7 +348,7 @@ class HotPath:
         try:
             while True:
                 await self._next_delivery(context, wake, consumer, key, first.queue)
-                while deliveries := consumer.take(max_batch):
+                while deliveries := broker.take(consumer, max_batch):
                     now_ms = time.time_ns() // 1_000_000
                     if self.tracing is not None:
                         self._lease_span(context, first.queue, len(deliveries))

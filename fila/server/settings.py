@@ -12,6 +12,7 @@ files keep working). Environment overrides are read here and nowhere else.
 
     [lease]
     consume_max_unacked = 2000      # classic Consume streams: leased, unacked messages each
+    stall_timeout_ms = 30000        # close a stream that takes nothing while messages wait
 
     [limits]
     max_payload_bytes = 1048576
@@ -68,6 +69,7 @@ class ServerSettings:
     data_dir: str = DEFAULT_DATA_DIR
     quantum: int = 1
     consume_max_unacked: int = 2000
+    stall_timeout_ms: int = 30_000
     limits: Limits = field(default_factory=Limits)
     lua: LuaLimits = field(default_factory=LuaLimits)
     breaker_cooldown_ms: int = 10_000
@@ -88,6 +90,7 @@ class ServerSettings:
             lua=self.lua,
             limits=self.limits,
             breaker_cooldown_s=self.breaker_cooldown_ms / 1000.0,
+            stall_ms=self.stall_timeout_ms,
         )
 
 
@@ -115,7 +118,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "server": {"listen_addr", "data_dir"},
     "storage": {"data_dir"},
     "scheduler": {"quantum"},
-    "lease": {"consume_max_unacked"},
+    "lease": {"consume_max_unacked", "stall_timeout_ms"},
     "limits": {f.name for f in fields(Limits)},
     "lua": {f.name for f in fields(LuaLimits)} | {"breaker_cooldown_ms"},
     "metrics": {"listen_addr", "top_keys"},
@@ -200,6 +203,7 @@ def load(
             data_dir=str(server.get("data_dir", storage.get("data_dir", s.data_dir))),
             quantum=_int(scheduler, "quantum", s.quantum, "scheduler"),
             consume_max_unacked=_int(lease, "consume_max_unacked", s.consume_max_unacked, "lease"),
+            stall_timeout_ms=_int(lease, "stall_timeout_ms", s.stall_timeout_ms, "lease"),
             limits=Limits(**_typed(Limits, _section(doc, "limits"), "limits")),
             lua=LuaLimits(**_typed(LuaLimits, lua, "lua")),
             breaker_cooldown_ms=_int({"breaker_cooldown_ms": cooldown}, "breaker_cooldown_ms",

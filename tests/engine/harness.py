@@ -50,6 +50,7 @@ class FaultyStorage(Storage):
 class Stream:
     """A consumer as a test sees it: its handle, and what it has been sent."""
 
+    broker: Broker
     consumer: Consumer
     got: list[messages_pb2.Message] = field(default_factory=list)
     lease_ids: dict[str, str] = field(default_factory=dict)
@@ -58,7 +59,7 @@ class Stream:
         """What the stream can send now, decoded (as a client would see it, minus the lease
         frame)."""
         out = []
-        for d in self.consumer.take(10_000):
+        for d in self.broker.take(self.consumer, 10_000):
             m = messages_pb2.Message.FromString(d.data)
             self.lease_ids[m.id] = str(d.lease_id)
             out.append(m)
@@ -92,8 +93,9 @@ class Engine:
         mid = self.broker.enqueue(queue, headers, payload)
         return mid
 
-    def stream(self, queue: str, credit: int = 1000) -> Stream:
-        return Stream(self.broker.add_consumer(queue, credit, lambda: None))
+    def stream(self, queue: str, credit: int = 1000, window: int = 1000) -> Stream:
+        return Stream(self.broker, self.broker.add_consumer(queue, credit, lambda: None,
+                                                             window=window))
 
     def restart(self) -> None:
         """Close storage (as after kill -9, nothing else is flushed) and recover."""

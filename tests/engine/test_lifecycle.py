@@ -439,3 +439,82 @@ def test_api_keys_verify_until_revoked_and_revocation_ends_streams(eng: Engine) 
     with pytest.raises(InvalidArgument, match="permissions"):
         rec2, _ = eng.broker.create_api_key("x", 0, False)
         eng.broker.set_acl(rec2.key_id, [("write", "*")])
+
+
+def test_a_lease_starts_when_the_stream_takes_the_message(eng: Engine) -> None:
+    """A message leased to a stream that has not taken it cannot expire as a failure."""
+    eng.queue("q", visibility_timeout_ms=500)
+    s = eng.stream("q")
+    mid = eng.enqueue("q")
+    eng.turn()
+    eng.advance(10_000)  # far past the visibility timeout: but it was never taken
+    q = eng.broker.queue("q")
+    assert mid in q.leases and q.stats.expired == 0
+    s.read()
+    eng.advance(499)
+    assert mid in q.leases
+    eng.advance(1)
+    assert q.stats.expired == 1  # 500 ms after it was taken
+
+
+def test_a_stream_is_leased_only_its_window_ahead_of_what_it_takes(eng: Engine) -> None:
+    eng.queue()
+    slow = eng.stream("q", credit=10_000, window=20)
+    for _ in range(100):
+        eng.enqueue("q")
+    eng.turn()
+    fast = eng.stream("q", credit=1000)
+    eng.turn()
+    assert len(slow.consumer.outbox) == 20 and len(fast.read()) == 80
+    assert len(slow.read()) == 20  # taking makes room: it is leased more when there is more
+
+
+def test_a_stream_that_takes_nothing_is_closed_and_its_messages_return_unharmed(tmp_path: Path) -> None:
+    eng = Engine(tmp_path / "d", BrokerSettings(stall_ms=1000))
+    eng.queue("q", max_attempts=1)
+    stuck = eng.stream("q", credit=10_000, window=50)
+    for _ in range(50):
+        eng.enqueue("q")
+    r = eng.turn()
+    assert len(stuck.consumer.outbox) == 50 and r.next_in_s is not None and r.next_in_s <= 1.0
+    eng.advance(999)
+    assert not stuck.consumer.closed
+    eng.advance(1)
+    assert stuck.consumer.closed and stuck.consumer.stalled
+    q = eng.broker.queue("q")
+    assert q.drr.ready == 50 and not q.leases and q.stats.expired == 0
+    other = eng.stream("q")
+    eng.turn()
+    assert all(m.metadata.attempt_count == 0 for m in other.read())  # no attempt was spent
+    assert eng.broker.queue("q.dlq").drr.ready == 0
+
+
+def test_a_stream_that_keeps_taking_is_not_closed(tmp_path: Path) -> None:
+    eng = Engine(tmp_path / "d", BrokerSettings(stall_ms=1000))
+    eng.queue()
+    s = eng.stream("q", credit=10, window=5)
+    for _ in range(40):
+        eng.enqueue("q")
+    eng.turn()
+    for _ in range(6):
+        eng.advance(900)
+        for m in s.read()[:2]:
+            eng.broker.ack("q", m.id)
+    assert not s.consumer.closed
+
+
+def test_extending_leases_again_and_again_keeps_the_lease_heap_bounded(eng: Engine) -> None:
+    eng.queue()
+    s = eng.stream("q", credit=2000, window=2000)
+    for _ in range(2000):
+        eng.enqueue("q")
+    eng.turn()
+    got = s.read()
+    for _ in range(30):
+        for m in got:
+            eng.broker.extend_lease("q", m.id, 12 * 3600 * 1000)
+    b = eng.broker
+    assert b._lease_items <= 2 * 2000 + 10_000  # not 60,000: stale items were dropped
+    assert sum(len(item[2]) for item in b._lease_heap) == b._lease_items
+    eng.advance(12 * 3600 * 1000 + 1)
+    assert b.queue("q").stats.expired == 2000  # every lease still expires, once
