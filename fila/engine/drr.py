@@ -30,12 +30,16 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Protocol
 
 from fila.engine.claims import ClaimLines, KeyClaims
 from fila.engine.message import Entry
+
+_seq = attrgetter("seq")
 
 
 class ThrottleGate(Protocol):
@@ -99,11 +103,10 @@ class FairnessKey:
             group = self.groups[entry.tkeys] = deque()
         if not group or group[-1].seq < entry.seq:
             group.append(entry)
-        else:
-            i = 0
-            while group[i].seq < entry.seq:
-                i += 1
-            group.insert(i, entry)
+        elif entry.seq < group[0].seq:  # the usual case: it was the oldest when leased
+            group.appendleft(entry)
+        else:  # a storm of returns into a long group must not cost its length each
+            group.insert(bisect_left(group, entry.seq, key=_seq), entry)
         self.count += 1
         return new
 

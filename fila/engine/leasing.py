@@ -8,9 +8,11 @@ A dispatch pass leases messages to consumers with credit and room in their outbo
 visibility timer starts only when the stream takes the message to send it (`take`), so a
 message a stream never sent cannot expire as a failed attempt. A stream makes no progress,
 and is closed (its unsent messages going back to the queue as they were), when its outbox
-waits untaken for `stall_ms` (its transport is stuck), or when one of its leases expires and it
-has acked, nacked or extended none for `stall_ms` (its client's buffers took the messages but
-nothing handles them).
+waits untaken for `stall_ms` (its transport is stuck), or when its leases expire and it
+answers none (acks, nacks or extends nothing): STALL_EXPIRIES of them expired since it last
+answered, or one expired and it answered nothing for `stall_ms` (its client's buffers took the
+messages but nothing handles them). One message redelivered to the same stream after it
+expired, as a test of the visibility timeout does, is not a stall.
 
 Leases taken together expire together: one heap item holds them all, as (expires_ms, order,
 [(entry, lease_no), ...], queue). An item goes stale when its entries' leases end or are
@@ -32,6 +34,9 @@ from fila.engine.queue import Consumer, Delivery, Queue
 from fila.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger("fila.engine")
+
+# Leases of one stream that expire, none answered since it took them, before it is closed.
+STALL_EXPIRIES = 100
 
 if TYPE_CHECKING:
     from fila.engine.broker import BrokerSettings
@@ -239,6 +244,7 @@ class Leasing:
         c = e.consumer
         if c is not None:
             c.acked_ms = self.clock.mono_ms()
+            c.unanswered = 0
         self._end_lease(q, e)
         e.state = Entry.GONE
         self.pending_bytes -= len(e.data)
@@ -262,6 +268,7 @@ class Leasing:
         c = e.consumer
         if c is not None:
             c.acked_ms = self.clock.mono_ms()
+            c.unanswered = 0
         self._end_lease(q, e)
         self._fail(q, e, error or "nacked", c, "nacked")
 
@@ -277,6 +284,7 @@ class Leasing:
         e.expires_ms = self.clock.mono_ms() + ms
         if e.consumer is not None:
             e.consumer.acked_ms = self.clock.mono_ms()
+            e.consumer.unanswered = 0
         heapq.heappush(self._lease_heap, (e.expires_ms, e.lease_no, [(e, e.lease_no)], q))
         self._lease_items += 1
         if self._lease_items > self._compact_at:
@@ -311,8 +319,13 @@ class Leasing:
                         break
                     budget -= 1
                     c = e.consumer
-                    if c is not None and not c.closed and c.acked_ms + self.settings.stall_ms <= mono:
-                        self._stall(c, "its leases expire and it acks none")
+                    if c is not None and not c.closed:
+                        if c.acked_ms < e.expires_ms - q.settings.visibility_timeout_ms:
+                            # It answered nothing since it took this one (an extension longer
+                            # than the visibility timeout may count too: harmless, once).
+                            c.unanswered += 1
+                        if c.unanswered >= STALL_EXPIRIES or c.acked_ms + self.settings.stall_ms <= mono:
+                            self._stall(c, "its leases expire and it acks none")
                     self._end_lease(q, e)
                     self._fail(q, e, EXPIRY_ERROR, c, "expired", expired=True)
         return budget

@@ -140,7 +140,7 @@ class Consumer:
     """
 
     __slots__ = ("cid", "queue", "credit", "outbox", "window", "wake", "closed", "leased",
-                 "key_id", "revoked", "stalled", "queued", "progress_ms", "acked_ms")
+                 "key_id", "revoked", "stalled", "queued", "progress_ms", "acked_ms", "unanswered")
 
     def __init__(self, cid: int, queue: str, credit: int, wake: Callable[[], None],
                  window: int = 1000) -> None:
@@ -158,6 +158,7 @@ class Consumer:
         self.queued = False  # in its queue's line of consumers that can take more
         self.progress_ms = 0  # when it last took messages (or its outbox last filled)
         self.acked_ms = 0  # when a lease of its was last acked, nacked or extended
+        self.unanswered = 0  # its leases that expired since then, taken after it
 
     @property
     def outstanding(self) -> int:

@@ -77,8 +77,9 @@ async def _closed(context: grpc.aio.ServicerContext, consumer: Consumer, queue: 
 # A stream the engine closed for making no progress ends with this as soon as its handler can
 # act: at once if it waits for deliveries, else when its client reads again (a write blocked on
 # a client that does not read cannot be interrupted in gRPC Python) or the connection closes.
-STALLED = ("the stream made no progress for [lease] stall_timeout_ms (it took or acked nothing "
-           "while its messages waited): closed, and its unsent messages went back to the queue")
+STALLED = ("the stream made no progress (it took nothing for [lease] stall_timeout_ms while "
+           "messages waited for it, or a lease expired before it acked, nacked or extended "
+           "anything): closed, and its unsent messages went back to the queue")
 
 
 
@@ -191,6 +192,7 @@ class HotPath:
                 await self._next_delivery(context, wake, consumer, key, request.queue)
                 sent = 0
                 while deliveries := broker.take(consumer, 1):
+                    self.core.poke()  # taking made room: a turn refills what was taken
                     d = deliveries[0]
                     if self.tracing is not None:
                         self._lease_span(context, request.queue, 1)
@@ -349,6 +351,7 @@ class HotPath:
             while True:
                 await self._next_delivery(context, wake, consumer, key, first.queue)
                 while deliveries := broker.take(consumer, max_batch):
+                    self.core.poke()  # taking made room: a turn refills what was taken
                     now_ms = time.time_ns() // 1_000_000
                     if self.tracing is not None:
                         self._lease_span(context, first.queue, len(deliveries))
