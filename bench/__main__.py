@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     batched,
+    big_state,
     ceiling,
     fair_throttled,
     fairness,
@@ -66,6 +67,10 @@ SCENARIOS = [
              "tenant.lua, weight.t1 = 2, one 100/s bucket: msg/s per tenant; 2 and 8 consumers"),
     Scenario("isolation", isolation.isolation,
              "another client's enqueue latency while one sends 10k batches through a slow hook"),
+    Scenario("big-keys", big_state.big_keys,
+             "GetStats, /metrics and Peek on 1,000,000 fairness keys; another client meanwhile"),
+    Scenario("many-queues", big_state.many_queues,
+             "another client's enqueue p50 with one queue, then with 10,000 idle ones"),
     Scenario("latency", latency.latency,
              "enqueue -> lease latency at a paced light load, consumer waiting"),
     Scenario("pending-1m", recovery.pending,

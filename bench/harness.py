@@ -56,11 +56,14 @@ class Settings:
     drr_measure_s: float = 5.0  # DRR cost: the window of each measured run
     drr_rounds: int = 2  # DRR cost: runs per configuration, alternating; the best counts
     pending: int = 1_000_000  # messages held for the memory / restart check
+    big_keys: int = 1_000_000  # big-keys: fairness keys of one queue
+    many_queues: int = 10_000  # many-queues: idle queues beside the probed one
 
 
 FULL = Settings()
 QUICK = Settings(warmup_s=0.3, measure_s=1.0, consume_fill=5_000, latency_s=1.0,
-                 fairness_k=3000, drr_measure_s=1.0, drr_rounds=1, pending=50_000)
+                 fairness_k=3000, drr_measure_s=1.0, drr_rounds=1, pending=50_000,
+                 big_keys=20_000, many_queues=300)
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -213,9 +213,7 @@ class AdminOps:
                 f"{dlq!r} is not a dead-letter queue (those are named <queue>{DLQ_SUFFIX})"
             )
         src = self.queue(d.dlq_of, "dlq_queue")
-        chosen = sorted((e for fk in list(d.drr.keys.values()) for e in fk), key=lambda e: e.seq)
-        if count:
-            chosen = chosen[:count]
+        chosen = d.oldest(count or d.drr.ready, ready_only=True)
         for e in chosen:
             d.drr.remove(e)
             self.stage.delete(keys.message(d.qid, e.seq))
@@ -232,6 +230,7 @@ class AdminOps:
             self.pending_bytes += len(data) - len(e.data)
             e.state = Entry.GONE
             src.drr.push_back(fresh)
+            src.arrive(fresh)
             src.stats.redriven += 1
             self.stage.undo(self._unredrive, src, d, e, fresh)
         if chosen:
@@ -241,6 +240,7 @@ class AdminOps:
 
     def _unredrive(self, src: Queue, d: Queue, e: Entry, fresh: Entry) -> None:
         src.drr.remove(fresh)
+        fresh.state = Entry.GONE
         src.stats.redriven -= 1
         self.pending_bytes -= len(fresh.data) - len(e.data)
         e.state = Entry.READY
@@ -248,12 +248,7 @@ class AdminOps:
 
     def peek(self, queue: str, limit: int) -> list[bytes]:
         """Up to `limit` messages of a queue, oldest first, without leasing them."""
-        q = self.queue(queue)
-        entries: list[Entry] = [e for fk in q.drr.keys.values() for e in fk]
-        entries += [e for _, _, e in q.delayed if e.state == Entry.DELAYED]
-        entries += list(q.leases.values())
-        entries.sort(key=lambda e: e.seq)
-        return [e.data for e in entries[:limit]]
+        return [e.data for e in self.queue(queue).oldest(limit)]
 
     # -- API keys ---------------------------------------------------------------------------
 

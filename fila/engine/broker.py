@@ -21,11 +21,13 @@ The queue's live objects stay inside the engine: callers hold only `Consumer` ha
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from fila.engine import codec, keys, recovery
+from fila.engine import codec, key_ranking, keys, recovery
 from fila.engine.admin_ops import AdminOps
 from fila.engine.api_keys import ApiKeys
 from fila.engine.clock import Clock, SystemClock
@@ -43,6 +45,7 @@ from fila.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailabl
 log = logging.getLogger("fila.engine")
 
 HOUSEKEEPING_MS = 1000
+CHORE_SLICE_S = 0.002  # background work (key rankings) per turn, at most about this long
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,13 @@ class Broker(HookPolicy, AdminOps, Leasing):
         self._stall_heap: list[StallItem] = []
         self._lease_no = 0
         self._dirty: set[Queue] = set()
+        # Per-turn work must not grow with idle queues: queues whose rates still move (rolled
+        # by housekeeping), and a heap of when queues' delayed messages are due.
+        self._rolling: set[Queue] = set()
+        self._delay_heap: list[tuple[int, int, Queue]] = []  # (due_ms, order, queue)
+        self._timer_no = 0
+        self._chores: dict[Queue, Iterator[None]] = {}
+        self._chores_done: list[Callable[[], None]] = []
         self._next_qid = 1
         self._next_cid = 1
         self.api_keys = ApiKeys(self.stage)
@@ -161,6 +171,10 @@ class Broker(HookPolicy, AdminOps, Leasing):
         budget = self._run_timers()
         self._commit_into(out)
         out.next_in_s = self._deliver(budget)
+        if self._chores:
+            self._run_chores(time.perf_counter() + CHORE_SLICE_S)
+            if self._chores:
+                out.next_in_s = 0.0
         return out
 
     def flush(self) -> TurnResult:
@@ -181,6 +195,33 @@ class Broker(HookPolicy, AdminOps, Leasing):
             out.failed.append((n, exc))
             return
         out.written.append(Write(n, ops, (time.perf_counter() - t0) * 1000))
+
+    # -- background chores ------------------------------------------------------------------
+
+    def want_ranking(self, name: str, limit: int) -> None:
+        """Have queue `name`'s busiest `limit` keys ranked between turns (fila.engine.key_ranking);
+        `when_chores_done` says when."""
+        q = self.queue(name)
+        if q not in self._chores:
+            rates = {k: b.rate for k, b in self.config.throttles.buckets.items()}
+            self._chores[q] = key_ranking.rank(q, rates, limit, self.clock.mono_ms() / 1000.0)
+
+    def when_chores_done(self, fn: Callable[[], None]) -> None:
+        """Call `fn` once no background chore is left (at once if none is)."""
+        if self._chores:
+            self._chores_done.append(fn)
+        else:
+            fn()
+
+    def _run_chores(self, until: float) -> None:
+        for q, job in list(self._chores.items()):
+            for _ in job:
+                if time.perf_counter() >= until:
+                    return
+            del self._chores[q]
+        done, self._chores_done = self._chores_done, []
+        for fn in done:
+            fn()
 
     # -- queues -----------------------------------------------------------------------------
 
@@ -253,6 +294,11 @@ class Broker(HookPolicy, AdminOps, Leasing):
         stage.ops += 1
         stage.log.append((self._unenqueue, (q, e)))
         q.drr.push(e)
+        e.home = q  # q.arrive(e), inlined: its seq is the newest
+        arrivals = q.arrivals
+        arrivals.append(e)
+        if len(arrivals) > q.index_limit:
+            q.tidy_index()
         q.stats.enqueued += 1
         self.pending_bytes += len(data)
         self._dirty.add(q)
@@ -274,9 +320,17 @@ class Broker(HookPolicy, AdminOps, Leasing):
         budget = self._expire(mono, self.settings.tick_budget)
         if self._stall_heap and self._stall_heap[0][0] <= mono:
             self._check_stalls(mono)
-        for q in self.queues.values():
-            if q.delayed and q.delayed[0][0] <= wall and q.wake_delayed(wall):
+        heap = self._delay_heap
+        while heap and heap[0][0] <= wall:
+            at, _, q = heapq.heappop(heap)
+            if q.wake_at != at or self.queues.get(q.name) is not q:
+                continue  # stale: an earlier wake was set since, or the queue was deleted
+            if q.wake_delayed(wall):
                 self._dirty.add(q)
+            q.wake_at = 0
+            nxt = q.next_delayed_ms()
+            if nxt is not None:
+                self._wake_queue_at(q, nxt)
         throttles = self.config.throttles
         if throttles.wake:
             throttles.grant_due(mono / 1000.0)  # refilled buckets' tokens to their claims
@@ -291,6 +345,7 @@ class Broker(HookPolicy, AdminOps, Leasing):
         wall = self.clock.wall_ms()
         now_s = mono / 1000.0
         dirty, self._dirty = self._dirty, set()
+        self._rolling |= dirty  # its counts may have moved: roll its rates until they settle
         for q in dirty:
             if q.hungry and q.drr.can_deliver:
                 budget = self._dispatch(q, mono, wall, now_s, budget)
@@ -305,7 +360,10 @@ class Broker(HookPolicy, AdminOps, Leasing):
         seconds = max(0.001, (mono - self._last_housekeeping) / 1000.0)
         self._last_housekeeping = mono
         self._next_housekeeping = mono + HOUSEKEEPING_MS
-        for q in self.queues.values():
+        for q in list(self._rolling):
+            if self.queues.get(q.name) is not q:
+                self._rolling.discard(q)
+                continue
             st_ = q.stats
             q.rates.window = {"enqueued": st_.enqueued - q.rates_base[0],
                               "delivered": st_.leased - q.rates_base[1]}
@@ -313,24 +371,35 @@ class Broker(HookPolicy, AdminOps, Leasing):
             q.rates.roll(seconds, mono / 1000.0)
             if q.key_rates:
                 q.key_rates.roll(seconds, mono / 1000.0)
+            if not q.rates and not q.key_rates:
+                self._rolling.discard(q)  # settled at 0; a count that moves makes it dirty
 
     def _next_timer(self, mono: int, wall: int, now_s: float) -> float | None:
         """Seconds to the earliest of: housekeeping (while rates are moving), a lease expiry,
         a delayed message, a throttle bucket refilling for waiting messages."""
         best: float | None = None
-        if any(q.rates or q.key_rates for q in self.queues.values()):
+        if self._rolling:
             best = max(0.0, (self._next_housekeeping - mono) / 1000.0)
         for at_ms in (self.next_lease_expiry_ms(), self.next_stall_check_ms()):
             if at_ms is not None:
                 d = (at_ms - mono) / 1000.0
                 best = d if best is None else min(best, d)
-        for q in self.queues.values():
-            at = q.next_delayed_ms()
-            if at is not None:
-                d = (at - wall) / 1000.0
-                best = d if best is None else min(best, d)
+        if self._delay_heap:
+            d = (self._delay_heap[0][0] - wall) / 1000.0
+            best = d if best is None else min(best, d)
         wake = self.config.throttles.next_wake()
         if wake is not None:
             d = wake - now_s
             best = d if best is None else min(best, d)
         return None if best is None else max(best, 0.0)
+
+    def _delay(self, q: Queue, e: Entry, ready_at_ms: int) -> None:
+        """Hold `e` in `q` until `ready_at_ms` (wall clock), and wake the queue then."""
+        q.delay(e, ready_at_ms)
+        if not q.wake_at or ready_at_ms < q.wake_at:
+            self._wake_queue_at(q, ready_at_ms)
+
+    def _wake_queue_at(self, q: Queue, at_ms: int) -> None:
+        q.wake_at = at_ms
+        self._timer_no += 1
+        heapq.heappush(self._delay_heap, (at_ms, self._timer_no, q))

@@ -59,23 +59,69 @@ def _water_fill(capacity: float, weights: list[float], demands: list[float]) -> 
     return math.inf
 
 
+class Profiles:
+    """Keys added one by one, summed into profiles (what `solve` needs): the work of a
+    queue's every key, which a big queue does in slices (fila.engine.key_ranking)."""
+
+    __slots__ = ("bucket_rates", "weights", "_memo")
+
+    def __init__(self, bucket_rates: dict[str, float]) -> None:
+        self.bucket_rates = bucket_rates
+        self.weights: dict[Profile, float] = {}  # profile -> total weight of its keys
+        self._memo: dict[tuple[tuple[str, ...], ...], Profile] = {}
+
+    def profile(self, tsets: Collection[Collection[str]]) -> Profile:
+        """The profile of a key whose ready messages use these throttle-key sets."""
+        sig = tuple(tuple(ts) for ts in tsets)
+        p = self._memo.get(sig)
+        if p is None:
+            rates = self.bucket_rates
+            p = frozenset(frozenset(t for t in ts if t in rates) for ts in tsets)
+            p = self._memo[sig] = p or frozenset({frozenset()})
+        return p
+
+    def add(self, weight: int, tsets: Collection[Collection[str]]) -> Profile:
+        p = self.profile(tsets)
+        self.weights[p] = self.weights.get(p, 0.0) + max(1, weight)
+        return p
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Rates per profile; `share_of` turns them into one key's Share."""
+
+    weights: dict[Profile, float]
+    rate: dict[Profile, float]  # what all keys of the profile get together
+    why: dict[Profile, str]
+    unbounded_weight: float  # total weight of the keys nothing bounds (they split the rest)
+    delivered: float  # sum of the bounded rates
+
+    def share_of(self, weight: int, p: Profile) -> Share:
+        w = max(1, weight)
+        rate = self.rate[p] * w / self.weights[p]
+        if self.unbounded_weight:
+            return Share(rate, w / self.unbounded_weight if rate == math.inf else 0.0, self.why[p])
+        return Share(rate, rate / self.delivered if self.delivered > 0 else 0.0, self.why[p])
+
+
 def fair_shares(
-    keys: Iterable[tuple[str, int, Collection[frozenset[str]]]],
+    keys: Iterable[tuple[str, int, Collection[Collection[str]]]],
     bucket_rates: dict[str, float],
     capacity: float = math.inf,
 ) -> dict[str, Share]:
     """keys: (fairness key, weight, the throttle-key sets of its ready messages); bucket_rates:
     rate per configured throttle key; capacity: deliveries per second the consumers take
     (inf when they are not the limit)."""
-    weight_of: dict[str, int] = {}
-    profile_of: dict[str, Profile] = {}
-    profiles: dict[Profile, float] = {}  # profile -> total weight of its keys
-    for key, weight, tsets in keys:
-        p = frozenset(frozenset(t for t in ts if t in bucket_rates) for ts in tsets)
-        p = p or frozenset({frozenset()})
-        weight_of[key] = max(1, weight)
-        profile_of[key] = p
-        profiles[p] = profiles.get(p, 0.0) + max(1, weight)
+    acc = Profiles(bucket_rates)
+    of = [(key, weight, acc.add(weight, tsets)) for key, weight, tsets in keys]
+    sol = solve(acc, capacity)
+    return {key: sol.share_of(weight, p) for key, weight, p in of}
+
+
+def solve(acc: Profiles, capacity: float = math.inf) -> Solution:
+    """Water-fill the profiles of `acc` through the buckets and the consumers' `capacity`."""
+    bucket_rates = acc.bucket_rates
+    profiles = acc.weights
     limits = dict(bucket_rates)
     if capacity != math.inf:
         limits[CONSUMERS] = capacity
@@ -136,16 +182,6 @@ def fair_shares(
         # A tie between a throttle and the consumers is the throttle's: users act on it.
         why_p[p] = ",".join(sorted(binding - {CONSUMERS})) or (CONSUMERS if binding else "")
 
-    rates = {k: rate_p[p] * weight_of[k] / profiles[p] for k, p in profile_of.items()}
-    out: dict[str, Share] = {}
-    unbounded = [k for k, r in rates.items() if r == math.inf]
-    if unbounded:
-        total_w = sum(weight_of[k] for k in unbounded)
-        for k, rate in rates.items():
-            out[k] = Share(rate, weight_of[k] / total_w if rate == math.inf else 0.0,
-                           why_p[profile_of[k]])
-        return out
-    delivered = sum(rates.values())
-    for k, rate in rates.items():
-        out[k] = Share(rate, rate / delivered if delivered > 0 else 0.0, why_p[profile_of[k]])
-    return out
+    unbounded = sum(profiles[p] for p, r in rate_p.items() if r == math.inf)
+    delivered = sum(r for r in rate_p.values() if r != math.inf)
+    return Solution(profiles, rate_p, why_p, unbounded, delivered)

@@ -9,6 +9,7 @@ the hook is skipped for a cooldown, then one trial call decides.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ class HookPolicy:
     if TYPE_CHECKING:
         def _restore_lease(self, q: Queue, e: Entry, c: Consumer | None) -> None: ...
         def _relapse(self, q: Queue, e: Entry) -> None: ...
+        def _delay(self, q: Queue, e: Entry, ready_at_ms: int) -> None: ...
 
     def _now_s(self) -> float:
         return self.clock.mono_ms() / 1000.0
@@ -97,7 +99,7 @@ class HookPolicy:
             self.stage.put(keys.message(q.qid, e.seq), e.data)
             if delay_ms > 0:
                 at = self.clock.wall_ms() + delay_ms
-                q.delay(e, at)
+                self._delay(q, e, at)
                 self.stage.put(keys.delay(q.qid, e.seq), keys.encode_u64(at))
             else:
                 e.state = Entry.READY
@@ -111,10 +113,13 @@ class HookPolicy:
         """Undo of _fail: the message leaves where the failure put it and is leased again."""
         if e.state == Entry.READY:
             where.drr.remove(e)
-        elif e.state == Entry.DELAYED:
-            where.delayed_count -= 1  # its heap item goes stale once the state changes
+        elif e.state == Entry.DELAYED:  # (a failed write is rare: the heap may be rebuilt)
+            where.delayed_count -= 1
+            where.delayed = [item for item in where.delayed if item[2] is not e]
+            heapq.heapify(where.delayed)
         if where is not q:
             q.stats.dead_lettered -= 1
+            e.home = q
         self.pending_bytes += len(was[0]) - len(e.data)
         e.data, e.attempts, e.last_error, e.ready_at_ms, e.meta_at = was
         setattr(q.stats, counter, getattr(q.stats, counter) - 1)
@@ -165,6 +170,7 @@ class HookPolicy:
         self.stage.put(keys.message(dlq.qid, e.seq), e.data)
         e.state = Entry.READY
         dlq.drr.push_back(e)
+        dlq.arrive(e)
         q.stats.dead_lettered += 1
         self._dirty.add(dlq)
         return dlq

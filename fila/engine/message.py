@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fila.engine.queue import Consumer
+    from fila.engine.queue import Consumer, Queue
 
 
 class Entry:
@@ -20,7 +20,7 @@ class Entry:
     __slots__ = (
         "seq", "mid", "data", "fkey", "weight", "tkeys", "attempts", "enqueued_ms",
         "state", "consumer", "lease_no", "token", "expires_ms", "ready_at_ms", "last_error",
-        "meta_at",
+        "meta_at", "home",
     )
 
     READY, LEASED, DELAYED, GONE = 0, 1, 2, 3
@@ -45,3 +45,4 @@ class Entry:
         self.ready_at_ms = 0
         self.last_error = ""
         self.meta_at = 0  # where `data`'s metadata field starts (0: not known yet)
+        self.home: Queue | None = None  # the queue it is in (Queue.arrive)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import heapq
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fila.engine.codec import StoredEncoder
 from fila.engine.drr import DrrScheduler
@@ -15,6 +15,9 @@ from fila.engine.instruments import HookStat, RateWindow
 from fila.engine.message import Entry
 from fila.engine.rules import LuaLimits, QueueRules
 from fila.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from fila.engine.key_ranking import Ranking
 
 DLQ_SUFFIX = ".dlq"
 DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
@@ -208,6 +211,15 @@ class Queue:
     key_rates: RateWindow = field(default_factory=RateWindow)  # deliveries/s per fairness key
     rates: RateWindow = field(default_factory=RateWindow)  # "enqueued", "delivered" per second
     rates_base: tuple[int, int] = (0, 0)  # (enqueued, leased) at the last roll
+    ranking: Ranking | None = None  # its busiest keys, for a queue of many (key_ranking)
+    # Every message that came in, oldest first, for peek and redrive: enqueues in order
+    # (seq grows), what arrives out of order (dead letters, redriven ones) in a heap. Entries
+    # that left (acked, or moved to another queue: `home` tells) are dropped from the front
+    # as new ones come, and all at once when they outnumber the living (`tidy_index`).
+    arrivals: deque[Entry] = field(default_factory=deque)
+    strays: list[tuple[int, int, Entry]] = field(default_factory=list)  # (seq, id, entry)
+    index_limit: int = 1024
+    wake_at: int = 0  # when the broker wakes its delayed messages next (wall ms; 0: never)
     encoder: StoredEncoder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -229,6 +241,53 @@ class Queue:
 
     def record(self) -> dict[str, Any]:
         return {"id": self.qid, "dlq_of": self.dlq_of, "settings": self.settings.to_json()}
+
+    def arrive(self, e: Entry) -> None:
+        """Index a message that came into this queue (Broker.enqueue inlines the usual case)."""
+        e.home = self
+        a = self.arrivals
+        if not a or a[-1].seq < e.seq:
+            a.append(e)
+        else:
+            heapq.heappush(self.strays, (e.seq, id(e), e))
+        if len(a) + len(self.strays) > self.index_limit:
+            self.tidy_index()
+
+    def _gone(self, e: Entry) -> bool:
+        return e.state == Entry.GONE or e.home is not self
+
+    def tidy_index(self, force: bool = False) -> None:
+        """Drop departed messages from the front of the index; if they still outnumber the
+        living, from all of it (amortized: the index must double before the next time)."""
+        a, s, gone = self.arrivals, self.strays, self._gone
+        while a and gone(a[0]):
+            a.popleft()
+        while s and gone(s[0][2]):
+            heapq.heappop(s)
+        if force or len(a) + len(s) > 2 * self.held + 1024:
+            self.arrivals = a = deque(e for e in a if not gone(e))
+            self.strays = s = list({id(i[2]): i for i in s if not gone(i[2])}.values())
+            heapq.heapify(s)
+        self.index_limit = 2 * (len(a) + len(s)) + 1024
+
+    def oldest(self, limit: int, ready_only: bool = False) -> list[Entry]:
+        """Up to `limit` of this queue's messages (or only its ready ones), oldest first: the
+        cost grows with what is returned (and with departed ones between them, bounded by
+        `tidy_index`), not with the queue."""
+        out: list[Entry] = []
+        if limit <= 0:
+            return out
+        gone, skipped = self._gone, 0
+        for e in heapq.merge(self.arrivals, _heap_order(self.strays), key=_seq_of):
+            if gone(e) or (ready_only and e.state != Entry.READY) or (out and out[-1] is e):
+                skipped += 1  # (the last: indexed twice, after a failed write undid a move)
+                continue
+            out.append(e)
+            if len(out) >= limit:
+                break
+        if skipped > 4 * limit + 1024:
+            self.tidy_index(force=True)
+        return out
 
     def delay(self, entry: Entry, ready_at_ms: int) -> None:
         entry.state = Entry.DELAYED
@@ -254,3 +313,21 @@ class Queue:
         while heap and (heap[0][2].state != Entry.DELAYED or heap[0][2].ready_at_ms != heap[0][0]):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
+
+
+def _seq_of(e: Entry) -> int:
+    return e.seq
+
+
+def _heap_order(heap: list[tuple[int, int, Entry]]) -> Iterator[Entry]:
+    """A heap's entries in order, lazily: the k smallest cost O(k log k), not O(n)."""
+    if not heap:
+        return
+    frontier = [(heap[0][0], heap[0][1], 0)]
+    n = len(heap)
+    while frontier:
+        _, _, i = heapq.heappop(frontier)
+        yield heap[i][2]
+        for j in (2 * i + 1, 2 * i + 2):
+            if j < n:
+                heapq.heappush(frontier, (heap[j][0], heap[j][1], j))

@@ -61,10 +61,11 @@ def recover(broker: Broker) -> None:
         e = Entry(seq, m.id, value, md.fairness_key, md.weight or 1,
                   tuple(md.throttle_keys), md.attempt_count, seq >> 16)
         e.last_error = md.last_error
+        q.arrive(e)
         at = delays.pop(key[1:], 0)
         if at:
             e.ready_at_ms = at
-            q.delay(e, at)
+            broker._delay(q, e, at)
         else:
             q.drr.push(e)
         last_seq = max(last_seq, seq)

@@ -7,9 +7,11 @@ consistent without locks.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
+from fila.engine import key_ranking
 from fila.engine.broker import Broker
 from fila.engine.drr import IDLE
 from fila.engine.fair_share import Share, fair_shares
@@ -133,10 +135,21 @@ def key_shares(broker: Broker, q: Queue) -> dict[str, Share]:
     """The share of deliveries each active key of `q` can get (fila.engine.fair_share). The
     consumers count as a limit only while none of them is waiting for a message."""
     rates = {k: b.rate for k, b in broker.config.throttles.buckets.items()}
-    delivered = q.rates.rates.get("delivered", 0.0)
-    capacity = delivered if q.consumers and not q.hungry and delivered > 0 else math.inf
-    return fair_shares(((fk.key, fk.weight, [frozenset(t) for t in fk.groups])
-                        for fk in q.drr.keys.values()), rates, capacity)
+    return fair_shares(((fk.key, fk.weight, fk.groups) for fk in q.drr.keys.values()), rates,
+                       key_ranking.capacity(q))
+
+
+def ranking_state(broker: Broker, name: str, limit: int = STATS_KEY_LIMIT) -> str:
+    """How a view of queue `name` would list its keys: "direct" (few enough to rank now),
+    "fresh" (a recent ranking covers it), "stale" (one that should be rebuilt: it is shown
+    meanwhile) or "missing" (none yet: build one before reading, Broker.want_ranking)."""
+    q = broker.queue(name)
+    if key_ranking.candidates(q) <= key_ranking.DIRECT_KEYS:
+        return "direct"
+    r = q.ranking
+    if r is None or r.limit < limit:
+        return "missing"
+    return "fresh" if _now_s(broker) - r.at_s < key_ranking.REFRESH_S else "stale"
 
 
 def held_back(broker: Broker, queues: list[Queue]) -> dict[str, int]:
@@ -174,19 +187,25 @@ def throttle_views(broker: Broker, queue: str | None = None) -> list[ThrottleSta
 def _key_rows(broker: Broker, q: Queue, limit: int, recent: bool) -> tuple[list[KeyStats], KeyStats | None]:
     """Per-key rows, the busiest first (most pending, fastest, most recently delivered), at
     most `limit`; the rest summed. With `recent`, keys that drained within the retention
-    (fila.engine.instruments) are listed too, with the deliveries counted since start."""
+    (fila.engine.instruments) are listed too, with the deliveries counted since start. A
+    queue of many keys lists the keys of its latest ranking (fila.engine.key_ranking)."""
     kr = q.key_rates
     rates = kr.rates
     fks = q.drr.keys
-    last_seen = kr.last_seen
-    names = set(fks) | set(rates)
-    if recent:
-        names |= kr.recent(_now_s(broker))
-    ranked = sorted(names, key=lambda k: (-(fks[k].count if k in fks else 0),
-                                          -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
-    top, rest = ranked[:limit], ranked[limit:]
+    ranking = q.ranking
+    if key_ranking.candidates(q) > key_ranking.DIRECT_KEYS and ranking is not None:
+        top, shares = ranking.keys[:limit], ranking.shares
+        rest_size = max(0, len(fks) + len(rates) - len(top))
+    else:
+        last_seen = kr.last_seen
+        names = set(fks) | set(rates)
+        if recent:
+            names |= kr.recent(_now_s(broker))
+        ranked = heapq.nsmallest(limit + 1, names, key=lambda k: (
+            -(fks[k].count if k in fks else 0), -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
+        top, rest_size = ranked[:limit], len(names) - min(limit, len(names))
+        shares = key_shares(broker, q)
     total_rate = sum(rates.values())
-    shares = key_shares(broker, q)
     rows = []
     for k in top:
         fk = fks.get(k)
@@ -202,12 +221,14 @@ def _key_rows(broker: Broker, q: Queue, limit: int, recent: bool) -> tuple[list[
             limited_by=share.limited_by if share else "",
         ))
     other = None
-    if rest:
-        other_rate = sum(rates.get(k, 0.0) for k in rest)
+    if rest_size:  # the rest, as totals less what the rows hold: no walk over the rest
+        other_rate = max(0.0, total_rate - sum(r.delivery_rate for r in rows))
+        delivered = sum(kr.totals.values()) + sum(kr.window.values())
         other = KeyStats(
-            key="", pending=sum(fks[k].count for k in rest if k in fks), deficit=0, weight=0,
-            delivered=sum(kr.total(k) for k in rest), delivery_rate=other_rate,
-            fair_share=sum(shares[k].share for k in rest if k in shares),
+            key="", pending=max(0, q.drr.ready - sum(r.pending for r in rows)), deficit=0,
+            weight=0, delivered=max(0, delivered - sum(kr.total(k) for k in top)),
+            delivery_rate=other_rate,
+            fair_share=max(0.0, 1.0 - sum(r.fair_share for r in rows)) if fks else 0.0,
             actual_share=other_rate / total_rate if total_rate else 0.0,
         )
     return rows, other

@@ -123,6 +123,7 @@ class Admin:
         )
 
     async def get_stats(self, req: pb.GetStatsRequest, ctx: Any) -> pb.GetStatsResponse:
+        await self.core.ranked([req.queue], views.STATS_KEY_LIMIT)
         v = views.queue_view(self.broker, req.queue)
         t = v.totals
         out = pb.GetStatsResponse(

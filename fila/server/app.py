@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from fila.engine import Broker, Storage
+from fila.engine import Broker, Storage, views
 from fila.errors import FilaError
 from fila.server import tls
 from fila.server.admin import Admin
@@ -66,7 +66,13 @@ class FilaServer:
         s = self.settings
         if s.metrics_listen.lower() in ("off", "none", "false", ""):
             return
-        self.metrics = MetricsServer(make_registry(self.broker, s.metrics_top_keys, self.storage_stats))
+        limit = max(views.STATS_KEY_LIMIT, s.metrics_top_keys)
+
+        async def prepare() -> None:  # rank big queues' keys between turns, not in the scrape
+            await self.core.ranked(self.broker.queue_names(), limit)
+
+        self.metrics = MetricsServer(make_registry(self.broker, s.metrics_top_keys, self.storage_stats),
+                                     prepare)
         try:
             await self.metrics.start(s.metrics_listen)
         except (OSError, ValueError) as exc:

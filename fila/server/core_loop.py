@@ -14,7 +14,7 @@ import logging
 import time
 from collections import deque
 
-from fila.engine import Broker, GroupCommitter, Storage, TurnResult
+from fila.engine import Broker, GroupCommitter, Storage, TurnResult, views
 from fila.errors import Unavailable
 from fila.server.metrics import StorageStats
 
@@ -77,6 +77,33 @@ class CoreLoop:
     def _on_timer(self) -> None:
         self._timer = None
         self.poke()
+
+    # -- views of big queues ----------------------------------------------------------------
+
+    async def ranked(self, names: list[str], limit: int) -> None:
+        """Before a view of these queues: have the keys of each queue too big to rank at once
+        ranked between turns (fila.engine.key_ranking). Waits only where no ranking exists
+        yet; a stale one is shown while the next is built."""
+        b = self.broker
+        wanted = wait = False
+        for name in names:
+            state = views.ranking_state(b, name, limit)
+            if state in ("stale", "missing"):
+                b.want_ranking(name, limit)
+                wanted, wait = True, wait or state == "missing"
+        if not wait:
+            if wanted:
+                self.poke()  # the refresh runs on the next turns
+            return
+        fut: asyncio.Future[None] = self._loop.create_future()
+
+        def done() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        b.when_chores_done(done)
+        self.poke()
+        await fut
 
     # -- durability -------------------------------------------------------------------------
 

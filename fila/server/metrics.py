@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -203,8 +203,10 @@ class StorageStats:
 class MetricsServer:
     """A minimal HTTP/1.1 server for GET /metrics on the broker's loop."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry,
+                 prepare: Callable[[], Awaitable[None]] | None = None) -> None:
         self.registry = registry
+        self.prepare = prepare
         self._server: asyncio.base_events.Server | None = None
         self.port = 0
 
@@ -220,6 +222,8 @@ class MetricsServer:
             if method != "GET":
                 status, body, ctype = "405 Method Not Allowed", b"GET only\n", "text/plain"
             elif path.split("?")[0] in ("/metrics", "/metrics/"):
+                if self.prepare is not None:
+                    await self.prepare()
                 status, body, ctype = "200 OK", generate_latest(self.registry), CONTENT_TYPE
             elif path == "/healthz":
                 status, body, ctype = "200 OK", b"ok\n", "text/plain"

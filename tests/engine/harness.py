@@ -128,6 +128,9 @@ class Engine:
             assert (qid, e.seq) not in memory, f"{e.mid} is held twice"
             memory[(qid, e.seq)] = e
         assert set(stored_msgs) == set(memory), (sorted(stored_msgs), sorted(memory))
+        for q in b.queues.values():  # peek's index holds each queue's messages, oldest first
+            indexed = [(q.qid, e.seq) for e in q.oldest(len(memory) + 1)]
+            assert indexed == sorted(k for k in memory if k[0] == q.qid), f"{q.name}: index"
         for at, e in memory.items():
             assert stored_msgs[at] == e.data, f"{e.mid}: stored bytes differ from memory"
             m = messages_pb2.Message.FromString(e.data)
