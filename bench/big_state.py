@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -80,7 +81,7 @@ async def _scrape(url: str) -> int:
     return len(body)
 
 
-async def _timed(fn) -> float:  # type: ignore[no-untyped-def]
+async def _timed(fn: Callable[[], Awaitable[object]]) -> float:
     t0 = time.perf_counter()
     await fn()
     return (time.perf_counter() - t0) * 1000

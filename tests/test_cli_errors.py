@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,60 @@ def test_api_key_is_sent(make_server: Callable[..., FilaProcess]) -> None:
     docs = json.loads(fila(server.addr, "-o", "json", "--api-key", "root-key", "consume", "jobs",
                            "--ack", "-n", "1").stdout)
     assert [d["payload"] for d in docs] == ["x"]
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        data = tmp_path / "data"
+        r = run("serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data),
+                "--metrics-listen", "off")
+        assert r.returncode == 2
+        out = r.stdout + r.stderr
+        assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in out
+        assert "add_port" not in out and "GRPC_VERBOSITY" not in out  # no gRPC internals
+        assert not data.exists()
+        r = run("serve", "--listen", "127.0.0.1:0", "--data-dir", str(data),
+                "--metrics-listen", f"127.0.0.1:{port}")
+        assert r.returncode == 2 and "--metrics-listen" in r.stdout + r.stderr
+        assert not data.exists()
+
+
+def test_an_address_without_a_port_or_a_host_that_does_not_resolve_is_a_usage_error() -> None:
+    r = run("--addr", "localhost", "queue", "list")
+    assert r.returncode == 2 and "needs a port" in r.stderr
+    r = run("queue", "list", "--addr", "no-such-host.invalid:5555")  # after the subcommand too
+    assert r.returncode == 2 and "does not resolve" in r.stderr
+
+
+def test_connection_and_output_options_work_after_the_subcommand(server: FilaProcess) -> None:
+    Client(server.addr).create_queue("q")
+    r = run("stats", "q", "--output", "json", "--addr", server.addr)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["queue"] == "q"
+    r = run("queue", "create", "q2", f"--addr={server.addr}", "-o", "json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {"queue": "q2", "dlq": "q2.dlq"}
+    r = run("-o", "json", "enqueue", "q", "--addr", server.addr, stdin=b"")
+    assert r.returncode == 2 and "no messages on stdin" in r.stderr
+
+
+def test_consume_as_json_interrupted_before_any_message_prints_an_empty_list(server: FilaProcess) -> None:
+    import signal
+
+    from tests.conftest import wait_for
+
+    c = Client(server.addr)
+    c.create_queue("q")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FILA_")}
+    proc = subprocess.Popen([*fila_command(), "--addr", server.addr, "-o", "json", "consume", "q",
+                             "--ack"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=base)
+    try:
+        wait_for(lambda: c.get_stats("q").active_consumers == 1, what="the consumer")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert json.loads(out) == []

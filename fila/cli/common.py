@@ -46,6 +46,22 @@ class State:
         return self.output is Output.json
 
 
+def check_addr(addr: str) -> None:
+    """A usage error (exit 2) for an address that cannot work: no port, a bad port, or a host
+    name that does not resolve (rather than "the broker cannot serve now, retry later")."""
+    import socket
+
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host:
+        raise usage_error(f"--addr {addr!r} needs a port: HOST:PORT, for example {DEFAULT_ADDR}")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise usage_error(f"--addr {addr!r}: the port must be a number from 1 to 65535")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except (socket.gaierror, UnicodeError):
+        raise usage_error(f"--addr {addr!r}: the host name {host!r} does not resolve") from None
+
+
 def state(ctx: typer.Context) -> State:
     found = ctx.find_object(State)
     return found if found is not None else State()
@@ -60,6 +76,7 @@ def connect(ctx: typer.Context) -> Iterator[Client]:
     from fila.client import Client
 
     st = state(ctx)
+    check_addr(st.addr)
     with Client(st.addr, timeout_s=TIMEOUT_S, **st.client_options()) as client:
         yield client
 
@@ -70,6 +87,7 @@ async def aconnect(ctx: typer.Context) -> AsyncIterator[AsyncClient]:
     from fila.client import AsyncClient
 
     st = state(ctx)
+    check_addr(st.addr)
     async with AsyncClient(st.addr, timeout_s=TIMEOUT_S, **st.client_options()) as client:
         yield client
 
@@ -97,6 +115,15 @@ def read_script(path: str | None, option: str) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise usage_error(f"{option} file {path!r} is not UTF-8 text") from None
+
+
+def name_script(message: str, path: str | None, field: str) -> str:
+    """An error about a script names the file the user gave, where the broker names the
+    request field: `hook.lua:3: '}' expected`."""
+    if not path:
+        return message
+    name = f"<stdin, {field.removesuffix('_script')}>" if path == "-" else path
+    return message.replace(f"config.{field}:", f"{name}:")
 
 
 def check_one_stdin(*values: str | None) -> None:

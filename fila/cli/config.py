@@ -24,7 +24,7 @@ def set_(
     ctx: typer.Context, key: Key,
     value: Annotated[str, typer.Argument(help="The value (not empty).", show_default=False)],
 ) -> None:
-    """Set a config key (keys under throttle. must hold "<rate>,<burst>").
+    """Set a config key (a throttle.KEY value must be "RATE,BURST": see `fila throttle set`).
 
     JSON: {"key", "value"}
 

@@ -87,7 +87,7 @@ def consume(
     At most 1000 unacked messages are leased at once.
 
     JSON (printed when it stops): [message, ...] with each message as
-    {"id", "queue", "fairness_key", "weight", "throttle_keys", "attempt_count", "headers",
+    {"id", "lease_id" (for `fila ack --lease-id`), "queue", "fairness_key", "weight", "throttle_keys", "attempt_count", "headers",
     "payload", "payload_encoding" ("utf-8" | "base64"), "enqueued_at", "leased_at", "last_error"}
 
     Example: fila consume emails --ack --max 10 --timeout-s 5
@@ -100,6 +100,9 @@ def consume(
             asyncio.run(_consume(ctx, queue, ack, max_messages, timeout_s,
                                  docs if st.json else None))
         finished = True
+    except KeyboardInterrupt:
+        finished = True  # Ctrl-C is how a consume without --max ends: a JSON document still
+        raise
     finally:
-        if st.json and (finished or docs):  # Ctrl-C or an error: still show what was leased
+        if st.json and (finished or docs):  # an error: still show what was leased
             print_json(docs)

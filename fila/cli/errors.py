@@ -140,8 +140,50 @@ class _OneLineUsageError(UsageError):
         typer.echo(f"error: {msg}{hint}", err=True)
 
 
+# The root's connection and output options, accepted after the subcommand too (as kubectl and
+# gh do): `fila stats q -o json` is read as `fila -o json stats q`. Commands with options of
+# the same name keep theirs.
+_ROOT_VALUED = ("--addr", "--api-key", "--output", "-o", "--ca-file", "--cert-file", "--key-file")
+_ROOT_FLAGS = ("--tls",)
+_OWN_OPTIONS = {"demo": {"--addr"}}
+
+
+def hoist_root_options(args: list[str]) -> list[str]:
+    """Move root options that follow the subcommand in front of it (up to a `--`)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):  # root options already in front
+        i += 2 if args[i] in _ROOT_VALUED else 1
+    if i >= len(args):
+        return args
+    own = _OWN_OPTIONS.get(args[i], set())
+    front, rest = list(args[:i]), [args[i]]
+    j = i + 1
+    while j < len(args):
+        a = args[j]
+        if a == "--":
+            rest += args[j:]
+            break
+        name = a.split("=", 1)[0] if a.startswith("--") else a[:2]
+        if name in own:
+            rest.append(a)
+        elif a in _ROOT_VALUED and j + 1 < len(args):
+            front += [a, args[j + 1]]
+            j += 1
+        elif name in _ROOT_VALUED and (a.startswith("--") and "=" in a or a.startswith("-o") and a != "-o"):
+            front.append(a)
+        elif a in _ROOT_FLAGS:
+            front.append(a)
+        else:
+            rest.append(a)
+        j += 1
+    return front + rest
+
+
 class FilaGroup(TyperGroup):
     """The root command: maps every expected error below it to one line and an exit code."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_root_options(list(args)))
 
     def make_context(self, info_name: str | None, args: list[str],
                      parent: Any = None, **extra: Any) -> Any:

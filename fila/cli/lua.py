@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from fila.cli.common import connect, parse_headers, read_script, state
+from fila.cli.common import connect, name_script, parse_headers, read_script, state
 from fila.cli.errors import ExitCode, fail
 from fila.cli.output import emit, fields
 from fila.errors import FilaError
 
 app = typer.Typer(
-    help="Debug Lua hooks.\n\nExample: fila lua test hooks/tenant.lua -H tenant=acme",
+    help="Debug Lua hooks.\n\nExample: fila lua test examples/hooks/tenant.lua -H tenant=acme",
     no_args_is_help=True, rich_markup_mode=None)
 
 
@@ -51,7 +51,7 @@ def test(
     JSON: {"hook", "ok", "result" ({"fairness_key", "weight", "throttle_keys"} or
     {"action", "delay_ms"}), "error", "took_us", "config_source"}
 
-    Example: fila lua test hooks/tenant.lua -H tenant=acme -H provider=stripe
+    Example: fila lua test examples/hooks/tenant.lua -H tenant=acme -H provider=stripe
     """
     from fila.engine import HookError, LuaLimits, QueueRules, hook_view
 
@@ -68,7 +68,8 @@ def test(
             values,
         )
     except FilaError as exc:
-        raise fail(ExitCode.USAGE, f"the script does not compile: {exc}") from None
+        raise fail(ExitCode.USAGE, "the script does not compile: "
+                   + name_script(str(exc), script, f"{hook.value}_script")) from None
     t0 = time.perf_counter_ns()
     try:
         if hook is Hook.on_enqueue:
@@ -80,7 +81,7 @@ def test(
             result = {"action": action, "delay_ms": delay_ms}
         problem = ""
     except HookError as exc:
-        result, problem = {}, str(exc)
+        result, problem = {}, name_script(str(exc), script, f"{hook.value}_script")
     took_us = (time.perf_counter_ns() - t0) / 1000
     doc = {"hook": hook.value, "ok": not problem, "result": result, "error": problem,
            "took_us": round(took_us, 1), "config_source": config_source}

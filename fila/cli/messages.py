@@ -156,6 +156,9 @@ async def _enqueue_all(ctx: typer.Context, queue: str, payloads: Iterator[bytes]
             advance(len(batch))
             if fatal is not None:
                 raise fatal
+    if not done:
+        raise usage_error("no messages on stdin: pipe one message per non-empty line, "
+                          "or give --payload")
     if refused:
         n, first = refused[0]
         what = f"message {n}: {first}" if done > 1 else str(first)

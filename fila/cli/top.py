@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fila.cli.common import state
+from fila.cli.common import check_addr, state
 from fila.cli.errors import usage_error
 
 
@@ -27,4 +27,5 @@ def top(
     from fila.tui import run  # imported here: `--help` and completion stay fast
 
     st = state(ctx)
+    check_addr(st.addr)
     run(st.addr, interval_s=interval_s, **st.client_options())
