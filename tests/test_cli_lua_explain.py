@@ -50,11 +50,17 @@ def test_lua_test_with_config_flags_and_on_failure(server: FilaProcess, tmp_path
 
 
 def test_lua_test_reports_errors_with_line_numbers(server: FilaProcess, tmp_path: Path) -> None:
-    r = fila(server.addr, "lua", "test", write(tmp_path, "function on_enqueue(m)\n  return {\nend"))
-    assert_error(r, 2, "does not compile", "on_enqueue_script:3:")
-    r = fila(server.addr, "lua", "test", write(tmp_path, HOOK))  # no tenant header
+    bad = write(tmp_path, "function on_enqueue(m)\n  return {\nend")
+    r = fila(server.addr, "lua", "test", bad)
+    assert_error(r, 2, "does not compile", f"{bad}:3: unexpected symbol near 'end'")
+    assert "on_enqueue_script" not in r.stderr  # the file the user gave, and the line, once
+    r = fila(server.addr, "queue", "create", "q", "--on-enqueue", bad)
+    assert_error(r, 2, f"{bad}:3: unexpected symbol near 'end'")
+    assert "on_enqueue_script" not in r.stderr
+    path = write(tmp_path, HOOK)
+    r = fila(server.addr, "lua", "test", path)  # no tenant header
     assert r.exit_code == 2
-    assert "on_enqueue_script:3: attempt to concatenate a nil value" in r.stderr
+    assert f"{path}:3: attempt to concatenate a nil value" in r.stderr
     assert "fall back to its defaults" in r.stderr
     r = fila(server.addr, "lua", "test", write(tmp_path, "function on_enqueue(m) while true do end end"))
     assert r.exit_code == 2 and "instruction budget exceeded" in r.stderr

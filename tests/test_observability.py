@@ -124,12 +124,12 @@ def test_explain_gives_the_reason(client: Client) -> None:
     with client.consume("q"):
         wait_for(lambda: client.get_stats("q").active_consumers >= 1, what="consumer")
         ex = client.explain("q", "s")
-        assert ex.summary.startswith("throttled by `provider:stripe` (0.0 tokens, 0/s")
-        assert "next token never" in ex.summary
+        assert ex.summary.startswith("throttled by `provider:stripe`: its rate is 0")
+        assert "fila throttle set provider:stripe RATE" in ex.summary
     for m in got:
         client.nack("q", m.id, "later")
     ex = client.explain("q", "a")
-    assert "delayed" in ex.summary and "(retry 1)" in ex.summary
+    assert "delayed for a retry" in ex.summary and "(after 1 failed attempt)" in ex.summary
 
 
 def test_explain_drr_turn_and_credit(client: Client, server: FilaProcess) -> None:
@@ -143,7 +143,9 @@ def test_explain_drr_turn_and_credit(client: Client, server: FilaProcess) -> Non
         wait_for(lambda: client.get_stats("q").in_flight == 8, what="credit to fill")
         ex = client.explain("q", "c")
         assert "every consumer is at its credit limit" in ex.summary
-        assert any(r.startswith("waiting for its DRR turn: 3 active keys") for r in ex.reasons)
+        assert "8 unacknowledged messages" in ex.summary
+        assert any(r.startswith("waiting for its turn (weight 1):") and r.endswith("of 3 keys in line")
+                   for r in ex.reasons)
 
 
 def test_a_drained_keys_series_stay_and_count_every_lease(client: Client, server: FilaProcess) -> None:

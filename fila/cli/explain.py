@@ -37,7 +37,8 @@ def explain(
         for reason in ex.reasons[1:]:
             typer.echo(f"  also: {reason}")
         fields([("pending", ex.pending), ("in flight", ex.in_flight), ("delayed", ex.delayed),
-                ("weight", ex.weight), ("active keys", ex.active_keys),
+                ("weight", ex.weight if ex.pending else "- (no pending messages)"),
+                ("active keys", ex.active_keys),
                 ("consumers", ex.consumers)])
 
     emit(state(ctx), doc, render)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fila.cli.common import check_one_stdin, connect, read_script, state
+from fila.cli.common import check_one_stdin, connect, name_script, read_script, state
 from fila.cli.errors import CliError, ExitCode, usage_error
 from fila.cli.output import emit, fields, table
 from fila.cli.stats import print_stats, stats_doc
-from fila.client import dlq_name
+from fila.client import InvalidArgument, dlq_name
 
 if TYPE_CHECKING:
     from fila.client import QueueConfig
@@ -57,6 +59,16 @@ def _changes(on_enqueue: str | None, on_failure: str | None, visibility_timeout_
     return {k: v for k, v in given.items() if v is not None}
 
 
+@contextmanager
+def _naming_scripts(on_enqueue: str | None, on_failure: str | None) -> Iterator[None]:
+    """The broker's errors about a script name its field; say the file the user gave."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        msg = name_script(str(exc), on_enqueue, "on_enqueue_script")
+        raise InvalidArgument(name_script(msg, on_failure, "on_failure_script")) from None
+
+
 def config_doc(cfg: QueueConfig) -> dict[str, Any]:
     return {name: getattr(cfg, name) for name in _CONFIG_JSON}
 
@@ -78,7 +90,7 @@ def create(ctx: typer.Context, name: QueueName, on_enqueue: OnEnqueue = None,
 
     changes = _changes(on_enqueue, on_failure, visibility_timeout_ms, max_attempts,
                        retry_backoff_base_ms, retry_backoff_max_ms)
-    with connect(ctx) as client:
+    with connect(ctx) as client, _naming_scripts(on_enqueue, on_failure):
         created = client.create_queue(name, QueueConfig(**changes))
     doc = {"queue": created, "dlq": dlq_name(created)}
     emit(state(ctx), doc, lambda: typer.echo(f"created queue {created} (dead letters go to {dlq_name(created)})"))
@@ -101,7 +113,7 @@ def update(ctx: typer.Context, name: QueueName, on_enqueue: OnEnqueue = None,
                        retry_backoff_base_ms, retry_backoff_max_ms)
     if not changes:
         raise usage_error("nothing to change: give at least one option (see `fila queue update --help`)")
-    with connect(ctx) as client:
+    with connect(ctx) as client, _naming_scripts(on_enqueue, on_failure):
         current, _ = client.get_queue(name)
         new = dataclasses.replace(current, **changes)
         client.update_queue(name, new)

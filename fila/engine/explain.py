@@ -21,14 +21,22 @@ class Explanation:
     consumers: int = 0
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _throttle_reason(t: ThrottleWait) -> str:
-    nxt = "never (rate 0)" if t.next_token_s == math.inf else f"in {max(0.0, t.next_token_s) * 1000:.0f} ms"
+    bucket = f"{t.rate:g}/s, burst {t.burst:g}"
     if t.tokens >= 1.0:
-        return (f"throttled by `{t.key}`: its {t.tokens:.0f} tokens are promised to "
-                f"{t.promised} message{'s' if t.promised != 1 else ''} ahead in line "
-                f"({t.rate:g}/s, burst {t.burst:g})")
-    return (f"throttled by `{t.key}` ({t.tokens:.1f} tokens, {t.rate:g}/s, burst {t.burst:g}, "
-            f"next token {nxt})")
+        whole = int(t.tokens)
+        return (f"throttled by `{t.key}` ({bucket}): its {_plural(whole, 'token is', 'tokens are')} "
+                f"promised to {_plural(t.promised, 'message', 'messages')} ahead in line")
+    if t.next_token_s == math.inf:
+        return (f"throttled by `{t.key}`: its rate is 0, so it gets no token until the rate is "
+                f"raised (`fila throttle set {t.key} RATE`)")
+    # Never round a fraction up to "1.0 tokens": say what is missing, and when it comes.
+    return (f"throttled by `{t.key}` ({bucket}): it holds {t.tokens:.2f} of a token; the next "
+            f"whole token comes in {max(0.0, t.next_token_s) * 1000:.0f} ms")
 
 
 def explain(d: KeyDetail) -> Explanation:
@@ -42,20 +50,26 @@ def explain(d: KeyDetail) -> Explanation:
         if not d.consumers:
             reasons.append(f"no consumer is connected to queue `{d.queue}`")
         elif not d.consumers_hungry:
-            reasons.append(f"every consumer is at its credit limit: {d.consumers} consumers "
-                           f"hold {d.held_by_consumers} unacknowledged messages")
+            reasons.append(
+                "every consumer is at its credit limit: "
+                f"{_plural(d.consumers, 'consumer holds', 'consumers hold')} "
+                f"{_plural(d.held_by_consumers, 'unacknowledged message', 'unacknowledged messages')}"
+                " (ack faster, raise their credit, or add consumers)")
         if d.parked:
             reasons += [_throttle_reason(t) for t in d.throttled_by] or [
                 "throttled: its buckets are refilling"]
         else:
-            reasons.append(f"waiting for its DRR turn: {d.in_line} active keys, weight "
-                           f"{d.weight}, {d.ahead} ahead")
+            reasons.append(f"waiting for its turn (weight {d.weight}): "
+                           f"{_plural(d.ahead, 'key is', 'keys are')} ahead of it, of "
+                           f"{_plural(d.in_line, 'key', 'keys')} in line")
     if d.delayed:
         when = time.strftime("%H:%M:%S", time.localtime(d.first_delayed_until_ms / 1000))
-        reasons.append(f"{'its next message is' if d.delayed == 1 else f'{d.delayed} messages are'}"
-                       f" delayed, the first until {when} (retry {d.first_delayed_attempts})")
+        reasons.append(f"{'its next message is' if d.delayed == 1 else f'{d.delayed} of its messages are'}"
+                       f" delayed for a retry, the first until {when} "
+                       f"(after {_plural(d.first_delayed_attempts, 'failed attempt', 'failed attempts')})")
     if d.in_flight:
-        reasons.append(f"{d.in_flight} of its messages are leased to consumers, waiting for ack")
+        reasons.append(f"{_plural(d.in_flight, 'of its messages is', 'of its messages are')} "
+                       "leased to consumers, waiting to be acked")
     if not d.pending and not d.delayed and not d.in_flight:
         ex.summary = f"key `{d.key}` has no pending messages in queue `{d.queue}`: nothing is delayed"
         reasons.append(ex.summary)

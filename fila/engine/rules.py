@@ -85,17 +85,20 @@ class QueueRules:
         for key, value in (config or {}).items():
             self._api.set_config(key, value)
         if self.has_on_enqueue:
-            self._on_enqueue = self._compile(on_enqueue_script, "on_enqueue_script", "on_enqueue")
+            self._on_enqueue = self._compile(on_enqueue_script, "config.on_enqueue_script", "on_enqueue")
         if self.has_on_failure:
-            self._on_failure = self._compile(on_failure_script, "on_failure_script", "on_failure")
+            self._on_failure = self._compile(on_failure_script, "config.on_failure_script", "on_failure")
 
     def _compile(self, source: str, field: str, function: str) -> Any:
+        """The script's chunk is named after its request field, so errors read
+        `config.on_enqueue_script:3: '}' expected` (the CLI puts the file name there)."""
         try:
             ok, script_or_error = self._api.compile(source, field, function)
         except Exception as exc:  # lupa's memory error and friends
             raise InvalidArgument(f"{field}: {exc}") from exc
         if not ok:
-            raise InvalidArgument(f"{field}: {script_or_error}")
+            msg = str(script_or_error)
+            raise InvalidArgument(msg if msg.startswith(field + ":") else f"{field}: {msg}")
         return script_or_error
 
     def set_config(self, key: str, value: str | None) -> None:
