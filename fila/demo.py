@@ -10,6 +10,7 @@ Starts a broker (unless --addr points at one), then:
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -108,25 +109,54 @@ def run(c: Client) -> None:
     _say("Done. Try it yourself: fila serve, then see README.md.")
 
 
-def start_broker(data_dir: str, listen: str) -> subprocess.Popen[bytes]:
-    log = Path(data_dir + ".log") if data_dir else Path("fila-demo.log")
-    # A compiled `fila` (scripts/build_binary.py) has no interpreter to run `-m fila` with:
-    # it starts itself instead.
-    me = [sys.argv[0]] if "__compiled__" in globals() else [sys.executable, "-m", "fila"]
-    cmd = [*me, "serve", "--listen", listen]
-    if data_dir:
-        cmd += ["--data-dir", data_dir]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=dict(os.environ))
-    return proc
+_LISTENING = re.compile(rb"listening on (\S+):(\d+)")
+
+
+class DemoBroker:
+    """The broker the demo starts: on free ports (gRPC and metrics) unless told where, so it
+    runs beside anything else on the machine; its log goes to `log`."""
+
+    def __init__(self, data_dir: str, listen: str) -> None:
+        self.log = Path(data_dir + ".log") if data_dir else Path("fila-demo.log")
+        # A compiled `fila` (scripts/build_binary.py) has no interpreter to run `-m fila`
+        # with: it starts itself instead.
+        me = [sys.argv[0]] if "__compiled__" in globals() else [sys.executable, "-m", "fila"]
+        cmd = [*me, "serve", "--listen", listen or "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]
+        if data_dir:
+            cmd += ["--data-dir", data_dir]
+        self._offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=dict(os.environ))
+
+    def address(self, timeout_s: float = 20.0) -> str | None:
+        """HOST:PORT once the broker says it listens; None if it exited or never did."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.log.open("rb") as f:
+                f.seek(self._offset)
+                m = _LISTENING.search(f.read())
+            if m:
+                return f"{m.group(1).decode()}:{m.group(2).decode()}"
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.05)
+        return None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 def main(addr: str | None, data_dir: str, listen: str) -> int:
-    proc = None
+    broker = None
     if addr is None:
-        _say(f"Starting a broker on {listen} (data in {data_dir or 'the default ./fila-data'}) ...")
-        proc = start_broker(data_dir, listen)
-        addr = listen
+        _say(f"Starting a broker (data in {data_dir or 'the default ./fila-data'}) ...")
+        broker = DemoBroker(data_dir, listen)
+        addr = broker.address()
+        if addr is None:
+            _say(f"the broker did not start; see {broker.log}")
+            broker.stop()
+            return 1
     try:
         with Client(addr, timeout_s=10) as c:
             deadline = time.monotonic() + 20
@@ -135,8 +165,8 @@ def main(addr: str | None, data_dir: str, listen: str) -> int:
                     c.list_queues()
                     break
                 except FilaError:
-                    if proc is not None and proc.poll() is not None:
-                        _say("the broker did not start; see fila-data.log")
+                    if broker is not None and broker.proc.poll() is not None:
+                        _say(f"the broker stopped; see {broker.log}")
                         return 1
                     if time.monotonic() > deadline:
                         _say(f"no broker answered on {addr}")
@@ -144,8 +174,7 @@ def main(addr: str | None, data_dir: str, listen: str) -> int:
                     time.sleep(0.1)
             run(c)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+        if broker is not None:
+            broker.stop()
             _say("Broker stopped.")
     return 0

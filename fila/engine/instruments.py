@@ -79,6 +79,7 @@ class RateWindow:
     __slots__ = ("window", "rates", "totals", "last_seen", "_pruned_s")
 
     ALPHA = 0.5
+    QUIET_S = 3.0  # a key with no counts for this long shows 0, not the smoothing's long tail
     MAX_TOTALS = 50_000  # keys kept for counters; past it, the longest quiet ones are dropped
 
     def __init__(self) -> None:
@@ -93,13 +94,15 @@ class RateWindow:
         totals = self.totals
         last_seen = self.last_seen
         for k, n in self.window.items():
-            totals[k] = totals.get(k, 0) + n
-            last_seen[k] = now_s
+            if n:
+                totals[k] = totals.get(k, 0) + n
+                last_seen[k] = now_s
         fresh = {k: n / seconds for k, n in self.window.items()}
         rates = {}
+        quiet = self.QUIET_S
         for k in fresh.keys() | self.rates.keys():
             r = a * fresh.get(k, 0.0) + (1 - a) * self.rates.get(k, 0.0)
-            if r >= 0.01:
+            if r >= 0.01 and now_s - last_seen.get(k, now_s) < quiet:
                 rates[k] = r
         self.rates = rates
         self.window = {}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -39,6 +41,11 @@ class FilaServer:
 
     async def startup(self) -> None:
         s = self.settings
+        # Before anything is created (the data dir) or logged by gRPC's C core: a port
+        # another process holds is one clear line.
+        check_listen(s.listen_addr, "--listen")
+        if s.metrics_listen.lower() not in ("off", "none", "false", ""):
+            check_listen(s.metrics_listen, "--metrics-listen")
         self.storage = Storage(s.data_dir)
         self.metrics: MetricsServer | None = None
         self.server: grpc.aio.Server | None = None
@@ -135,6 +142,30 @@ class FilaServer:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+
+def check_listen(addr: str, option: str) -> None:
+    """FilaError if `addr` (HOST:PORT) cannot be listened on now: in use, or not an address
+    of this machine. Port 0 (any free port) always can."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise FilaError(f"{option} {addr!r} must be HOST:PORT, for example 127.0.0.1:5555")
+    if int(port) == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, int(port), type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise FilaError(f"cannot listen on {addr} ({option}): {exc.strerror}") from None
+    for family, kind, proto, _, sockaddr in infos[:1]:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+            try:
+                s.bind(sockaddr)
+            except OSError as exc:
+                hint = (" (is another `fila serve` running? choose another port with "
+                        f"{option})" if exc.errno == errno.EADDRINUSE else "")
+                raise FilaError(f"cannot listen on {addr}: {exc.strerror}{hint}") from None
 
 
 def run(settings: ServerSettings) -> int:

@@ -341,6 +341,24 @@ def test_with_a_lease_out_rates_still_roll_every_second(eng: Engine) -> None:
     assert views.queue_view(eng.broker, "q").delivery_rate > 0
 
 
+def test_an_idle_queue_shows_no_rate_a_few_seconds_after_its_last_message(eng: Engine) -> None:
+    """Smoothed rates have a long tail (1.5, 0.75, 0.37 ... msg/s after 3 messages): once a
+    queue has had nothing for a few seconds, stats and `fila top` say 0."""
+    eng.queue()
+    s = eng.stream("q")
+    for _ in range(3):
+        eng.enqueue("q")
+    eng.turn()
+    for m in s.read():
+        eng.broker.ack("q", m.id, s.lease_ids[m.id])
+    eng.advance(1000)
+    assert views.queue_view(eng.broker, "q").delivery_rate > 1.0
+    for _ in range(4):
+        eng.advance(1000)
+    v = views.queue_view(eng.broker, "q")
+    assert (v.delivery_rate, v.enqueue_rate) == (0.0, 0.0)
+
+
 def test_the_tick_budget_leaves_the_rest_for_the_next_turn(tmp_path: Path) -> None:
     eng = Engine(tmp_path / "d", BrokerSettings(tick_budget=10))
     eng.queue()
