@@ -140,9 +140,17 @@ PREAMBLE = """\
 
 Fila speaks gRPC, package `fila.v1`, in two services: **`FilaService`** (the hot path:
 enqueue, lease, ack, nack) and **`FilaAdmin`** (queues, runtime config, stats, dead letters,
-API keys). The contract is wire-compatible with the original Fila broker's: field numbers and
-types never change, and Fila only ever adds fields and RPCs, so clients generated from the
-original `.proto` files keep working. Comments that say "Fila addition" mark what was added.
+API keys). The contract is wire-compatible with the original Fila broker's (the Rust broker
+at [github.com/faiscadev/fila](https://github.com/faiscadev/fila), up to commit `aafee2f`, its
+last with the gRPC server): field numbers and types never change, and Fila only ever adds
+fields and RPCs, so clients generated from the original `.proto` files keep working. Comments
+that say "Fila addition" mark what was added.
+
+**The original's clients.** Its SDKs' own test suites run unchanged against Fila and pass:
+Python (9 of 9), Go (7 of 7), Ruby (12 of 12), Java (its 6 server-facing tests) and
+JavaScript (11 of 11). Later versions of its Go SDK call `BatchEnqueue`, an RPC of the
+original's newer, non-gRPC protocol that is not part of `fila.v1` (its own gRPC server
+answers `UNIMPLEMENTED` too); use `EnqueueBatch`, Fila's batch RPC, instead.
 
 The `.proto` files are in [`proto/fila/v1/`](../proto/fila/v1/); generate a client for your
 language from them with `protoc`. The Python SDK (`fila.client`) wraps both services.

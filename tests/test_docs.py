@@ -13,7 +13,8 @@ comment on the line before a fenced code block, invisible when the Markdown is r
     <!-- restart-broker -->   stop the broker with SIGTERM and start it again on its data dir
     <!-- crash-broker -->     kill -9 the broker and start it again on its data dir
 
-Each document with a `run` block gets its own broker (tests/fila_process.py), started on a
+README.md is run the same way, its blocks in order, from a directory that has this
+checkout's `.venv` and `examples/`. Each document with a `run` block gets its own broker (tests/fila_process.py), started on a
 free port just before its first block runs, and its own empty working directory in which its
 blocks run in order. Shell blocks run with `bash -euo pipefail`, Python blocks with this
 checkout's Python; both see FILA_ADDR (the broker's address), FILA_METRICS_URL, and a PATH
@@ -142,8 +143,11 @@ def all_docs() -> list[Path]:
     return sorted(DOCS.rglob("*.md"))
 
 
+README = ROOT / "README.md"
+
+
 def runnable_docs() -> list[Doc]:
-    docs = [parse(p) for p in all_docs()]
+    docs = [parse(p) for p in [*all_docs(), README]]
     return [d for d in docs if any(s.kind == "run" for s in d.steps)]
 
 
@@ -166,6 +170,9 @@ class DocRunner:
         self.broker: FilaProcess | None = None
         self.last_stdout = ""
         self.last_step: Step | None = None
+        if doc.path == README:  # its commands run from a checkout: .venv/bin/fila, examples/
+            for name in (".venv", "examples"):
+                (self.work / name).symlink_to(ROOT / name)
         self.path_dirs = [str(BIN)]
         if os.environ.get("FILA_BIN"):  # test a built executable: make `fila` resolve to it
             shim = tmp / "bin"
