@@ -158,7 +158,7 @@ def main(addr: str | None, data_dir: str, listen: str) -> int:
             broker.stop()
             return 1
     try:
-        with Client(addr, timeout_s=10) as c:
+        with Client(addr, timeout_s=10, reconnect=None) as c:
             deadline = time.monotonic() + 20
             while True:
                 try:

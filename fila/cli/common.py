@@ -15,7 +15,7 @@ import typer
 from fila.cli.errors import usage_error
 
 if TYPE_CHECKING:
-    from fila.client import AsyncClient, Client
+    from fila.client import AsyncClient, Client, Reconnect
 
 DEFAULT_ADDR = "127.0.0.1:5555"
 
@@ -77,18 +77,22 @@ def connect(ctx: typer.Context) -> Iterator[Client]:
 
     st = state(ctx)
     check_addr(st.addr)
-    with Client(st.addr, timeout_s=TIMEOUT_S, **st.client_options()) as client:
+    # A command says at once that the broker is away (exit 5) rather than waiting for it.
+    with Client(st.addr, timeout_s=TIMEOUT_S, reconnect=None, **st.client_options()) as client:
         yield client
 
 
 @asynccontextmanager
-async def aconnect(ctx: typer.Context) -> AsyncIterator[AsyncClient]:
-    """The asyncio client, for what needs its batching and the credit-controlled Lease stream."""
+async def aconnect(ctx: typer.Context, reconnect: Reconnect | None = None) -> AsyncIterator[AsyncClient]:
+    """The asyncio client, for what needs its batching and the credit-controlled Lease stream.
+    With `reconnect`, it retries while the broker is away (a long-running consume) instead of
+    failing at once."""
     from fila.client import AsyncClient
 
     st = state(ctx)
     check_addr(st.addr)
-    async with AsyncClient(st.addr, timeout_s=TIMEOUT_S, **st.client_options()) as client:
+    async with AsyncClient(st.addr, timeout_s=TIMEOUT_S, reconnect=reconnect,
+                           **st.client_options()) as client:
         yield client
 
 

@@ -23,8 +23,18 @@ async def _consume(ctx: typer.Context, queue: str, ack: bool, limit: int | None,
     The broker leases at most `credit` unacked messages to the stream, and one more for each
     ack. So that no more than --max messages are ever leased, the credit is at most --max and
     only acks that cannot open room beyond --max are sent before the stream is closed."""
+    from fila.client import Reconnect, RetryEvent, Unavailable
+
     credit = min(limit, MAX_CREDIT) if limit is not None else MAX_CREDIT
-    async with aconnect(ctx) as client:
+    connected = False
+
+    def on_retry(event: RetryEvent) -> None:  # ride out restarts, but say at once if no
+        if not connected:                     # broker was there to begin with (exit 5)
+            raise Unavailable(event.error)
+
+    async with aconnect(ctx, Reconnect(on_retry=on_retry)) as client:
+        await client.list_queues()  # any valid key may: the broker is there
+        connected = True
         stream = client.lease(queue, credit=credit)
         loop = asyncio.get_running_loop()
         timer: asyncio.TimerHandle | None = None

@@ -1,5 +1,6 @@
 """Fila's Python SDK: `Client` (blocking) and `AsyncClient` (asyncio)."""
 
+from fila.client._reconnect import Reconnect, RetryEvent
 from fila.client._types import (
     DLQ_SUFFIX,
     Explanation,
@@ -47,6 +48,8 @@ __all__ = [
     "QueueConfig",
     "QueueInfo",
     "QueueStats",
+    "Reconnect",
+    "RetryEvent",
     "ResourceExhausted",
     "ThrottleStats",
     "Unauthenticated",

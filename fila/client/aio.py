@@ -16,7 +16,7 @@ are used instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -27,6 +27,7 @@ from fila.client._admin_calls import Call, T
 from fila.client._batcher import Batcher
 from fila.client._channel import aio_channel, stubs
 from fila.client._errors import from_item, translate
+from fila.client._reconnect import Backoff, Reconnect
 from fila.client._types import Message
 from fila.v1 import service_pb2
 
@@ -36,10 +37,14 @@ def _unimplemented(exc: grpc.RpcError) -> bool:
 
 
 class AsyncConsumeStream:
-    """The classic Consume stream (one message per response)."""
+    """The classic Consume stream (one message per response). If the broker goes away it is
+    opened again with backoff, as `Client`'s streams are (fila.client._reconnect)."""
 
-    def __init__(self, call: Any) -> None:
-        self._call = call
+    def __init__(self, open_call: Callable[[], Any], what: str,
+                 reconnect: Reconnect | None) -> None:
+        self._open = open_call
+        self._call = open_call()
+        self._backoff = Backoff(reconnect, what)
         self._closed = False
 
     @staticmethod
@@ -47,19 +52,29 @@ class AsyncConsumeStream:
         return (resp.message,)
 
     async def __aiter__(self) -> AsyncIterator[Message]:
-        try:
-            async for resp in self._call:
-                for m in self._messages(resp):
-                    yield Message.from_proto(m)
-        except asyncio.CancelledError:
-            # grpc.aio raises CancelledError (not an RpcError) for a call we cancelled
-            # ourselves: that is the normal end of a stream closed by `close()`.
-            if not self._closed:
-                raise
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.CANCELLED:
+        while True:
+            try:
+                async for resp in self._call:
+                    self._backoff.reset()
+                    for m in self._messages(resp):
+                        yield Message.from_proto(m)
                 return
-            raise translate(exc) from None
+            except asyncio.CancelledError:
+                # grpc.aio raises CancelledError (not an RpcError) for a call we cancelled
+                # ourselves: that is the normal end of a stream closed by `close()`.
+                if not self._closed:
+                    raise
+                return
+            except grpc.RpcError as exc:
+                if self._closed or exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                wait = self._backoff.delay(exc)
+                if wait is None:
+                    raise translate(exc) from None
+            await asyncio.sleep(wait)
+            if self._closed:
+                return
+            self._call = self._open()
 
     def close(self) -> None:
         self._closed = True
@@ -95,9 +110,12 @@ class AsyncClient(AsyncAdminMethods):
         ca_file: str | None = None,
         cert_file: str | None = None,
         key_file: str | None = None,
+        reconnect: Reconnect | None = Reconnect(),  # noqa: B008 (frozen: shared safely)
     ) -> None:
+        """As `Client`; `linger_ms` and `max_batch` shape the batches of enqueue/ack/nack."""
         self.addr = addr
         self.timeout_s = timeout_s
+        self.reconnect = reconnect
         self._channel = aio_channel(addr, api_key, tls, ca_file, cert_file, key_file)
         self._hot, self._admin = stubs(self._channel)
         self._batch_rpcs = True
@@ -117,12 +135,25 @@ class AsyncClient(AsyncAdminMethods):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _call(self, what: str, fn: Callable[..., Any], request: Any,
+                    fallback: bool = False) -> Any:
+        """One unary call, retried while the broker is unavailable (fila.client._reconnect).
+        With `fallback`, UNIMPLEMENTED returns None (a broker without the batch RPCs)."""
+        backoff = Backoff(self.reconnect, what)
+        while True:
+            try:
+                return await fn(request, timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                if fallback and _unimplemented(exc):
+                    return None
+                wait = backoff.delay(exc)
+                if wait is None:
+                    raise translate(exc) from None
+            await asyncio.sleep(wait)
+
     async def _run(self, call: Call[T]) -> T:
-        try:
-            resp = await getattr(self._admin, call.method)(call.request, timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            raise translate(exc) from None
-        return call.read(resp)
+        return call.read(await self._call(call.method, getattr(self._admin, call.method),
+                                          call.request))
 
     # -- producing --------------------------------------------------------------------------
 
@@ -132,29 +163,24 @@ class AsyncClient(AsyncAdminMethods):
 
     async def _send_enqueues(self, _key: object, items: list[service_pb2.EnqueueRequest]) -> list[Any]:
         if self._batch_rpcs:
-            try:
-                resp = await self._hot.EnqueueBatch(
-                    service_pb2.EnqueueBatchRequest(messages=items), timeout=self.timeout_s)
-            except grpc.RpcError as exc:
-                if not _unimplemented(exc):
-                    raise translate(exc) from None
-                self._batch_rpcs = False
-            else:
+            resp = await self._call("EnqueueBatch", self._hot.EnqueueBatch,
+                                    service_pb2.EnqueueBatchRequest(messages=items), fallback=True)
+            if resp is not None:
                 return [r.message_id if not r.HasField("error")
                         else from_item(r.error.code, r.error.message) for r in resp.results]
+            self._batch_rpcs = False
         return await asyncio.gather(*(self._enqueue_one(m) for m in items), return_exceptions=True)
 
     async def _enqueue_one(self, req: service_pb2.EnqueueRequest) -> str:
-        try:
-            return str((await self._hot.Enqueue(req, timeout=self.timeout_s)).message_id)
-        except grpc.RpcError as exc:
-            raise translate(exc) from None
+        return str((await self._call("Enqueue", self._hot.Enqueue, req)).message_id)
 
     # -- consuming --------------------------------------------------------------------------
 
     def consume(self, queue: str) -> AsyncConsumeStream:
         """The classic lease stream (works with every Fila broker)."""
-        return AsyncConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
+        req = service_pb2.ConsumeRequest(queue=queue)
+        return AsyncConsumeStream(lambda: self._hot.Consume(req), f"Consume stream on {queue!r}",
+                                  self.reconnect)
 
     def lease(self, queue: str, credit: int = 100, max_batch: int = 100) -> AsyncLeaseStream:
         """A lease stream that holds at most `credit` unacknowledged messages at once."""
@@ -164,7 +190,8 @@ class AsyncClient(AsyncAdminMethods):
             yield first
             await asyncio.Event().wait()  # keep the request side open for the stream's life
 
-        return AsyncLeaseStream(self._hot.Lease(requests()))
+        return AsyncLeaseStream(lambda: self._hot.Lease(requests()), f"Lease stream on {queue!r}",
+                                self.reconnect)
 
     async def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge; resolves once the ack is durable (acks travel in batches)."""
@@ -179,10 +206,7 @@ class AsyncClient(AsyncAdminMethods):
         """Keep leases alive `extend_ms` more from now (0: the queue's visibility timeout)."""
         req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids,
                                              extend_ms=extend_ms, lease_ids=lease_ids or [])
-        try:
-            resp = await self._hot.ExtendLease(req, timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            raise translate(exc) from None
+        resp = await self._call("ExtendLease", self._hot.ExtendLease, req)
         for r in resp.results:
             if r.HasField("error"):
                 raise from_item(r.error.code, r.error.message)
@@ -207,20 +231,13 @@ class AsyncClient(AsyncAdminMethods):
         """One batch RPC with a result (None or an exception) per item; against a broker
         without batch RPCs, the single-item RPCs instead."""
         if self._batch_rpcs:
-            try:
-                resp = await getattr(self._hot, method)(batch, timeout=self.timeout_s)
-            except grpc.RpcError as exc:
-                if not _unimplemented(exc):
-                    raise translate(exc) from None
-                self._batch_rpcs = False
-            else:
+            resp = await self._call(method, getattr(self._hot, method), batch, fallback=True)
+            if resp is not None:
                 return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
                         for r in resp.results]
+            self._batch_rpcs = False
         return await asyncio.gather(*(self._single(m, req) for m, req in singles),
                                     return_exceptions=True)
 
     async def _single(self, method: str, req: Any) -> None:
-        try:
-            await getattr(self._hot, method)(req, timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            raise translate(exc) from None
+        await self._call(method, getattr(self._hot, method), req)

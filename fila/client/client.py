@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -22,32 +23,51 @@ from fila.client import _requests as rq
 from fila.client._admin import AdminMethods
 from fila.client._admin_calls import Call, T
 from fila.client._channel import stubs, sync_channel
-from fila.client._errors import from_item, translate, translated
+from fila.client._errors import from_item, translate
+from fila.client._reconnect import Backoff, Reconnect
 from fila.client._types import Message
 from fila.v1 import service_pb2
 
 
 class ConsumeStream:
-    """An open lease stream: iterate for messages; `close()` (or leave the `with`) to stop."""
+    """An open lease stream: iterate for messages; `close()` (or leave the `with`) to stop.
 
-    def __init__(self, call: Any) -> None:
-        self._call = call
+    If the broker goes away (restart, broken connection) the stream is opened again, with
+    backoff, for up to the client's `Reconnect.max_wait_s`; messages it held before are
+    delivered again after their lease is gone (see fila.client._reconnect)."""
+
+    def __init__(self, open_call: Callable[[], Any], what: str,
+                 reconnect: Reconnect | None) -> None:
+        self._open = open_call
+        self._call = open_call()
+        self._backoff = Backoff(reconnect, what)
+        self._closed = False
 
     @staticmethod
     def _messages(resp: Any) -> Any:
         return (resp.message,)
 
     def __iter__(self) -> Iterator[Message]:
-        try:
-            for resp in self._call:
-                for m in self._messages(resp):
-                    yield Message.from_proto(m)
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.CANCELLED:
+        while True:
+            try:
+                for resp in self._call:
+                    self._backoff.reset()
+                    for m in self._messages(resp):
+                        yield Message.from_proto(m)
                 return
-            raise translate(exc) from None
+            except grpc.RpcError as exc:
+                if self._closed or exc.code() == grpc.StatusCode.CANCELLED:
+                    return
+                wait = self._backoff.delay(exc)
+                if wait is None:
+                    raise translate(exc) from None
+            time.sleep(wait)
+            if self._closed:
+                return
+            self._call = self._open()
 
     def close(self) -> None:
+        self._closed = True
         self._call.cancel()
 
     def __enter__(self) -> ConsumeStream:
@@ -60,9 +80,22 @@ class ConsumeStream:
 class LeaseStream(ConsumeStream):
     """The credit-controlled Lease stream: batches of messages, at most `credit` unacked."""
 
-    def __init__(self, call: Any, done: threading.Event) -> None:
-        super().__init__(call)
-        self._done = done
+    def __init__(self, stub: Any, first: service_pb2.LeaseRequest, reconnect: Reconnect | None) -> None:
+        self._stub = stub
+        self._first = first
+        self._done = threading.Event()
+        super().__init__(self._open_lease, f"Lease stream on {first.queue!r}", reconnect)
+
+    def _open_lease(self) -> Any:
+        self._done.set()  # the request side of the call before this one (if any) may end
+        done = self._done = threading.Event()
+        first = self._first
+
+        def requests() -> Iterator[service_pb2.LeaseRequest]:
+            yield first
+            done.wait()  # keep our side of the stream open until closed
+
+        return self._stub(requests())
 
     @staticmethod
     def _messages(resp: Any) -> Any:
@@ -86,12 +119,15 @@ class Client(AdminMethods):
         ca_file: str | None = None,
         cert_file: str | None = None,
         key_file: str | None = None,
+        reconnect: Reconnect | None = Reconnect(),  # noqa: B008 (frozen: shared safely)
     ) -> None:
         """Connect to a broker. `api_key` is sent as a Bearer token on every call; `tls` (or
         any of the files) makes the channel TLS, with `ca_file` to trust a private CA and
-        `cert_file` + `key_file` as the client certificate for mTLS."""
+        `cert_file` + `key_file` as the client certificate for mTLS. While the broker is
+        unavailable, calls and lease streams retry as `reconnect` says (None: raise at once)."""
         self.addr = addr
         self.timeout_s = timeout_s
+        self.reconnect = reconnect
         self._channel = sync_channel(addr, api_key, tls, ca_file, cert_file, key_file)
         self._hot, self._admin = stubs(self._channel)
 
@@ -106,11 +142,22 @@ class Client(AdminMethods):
 
     # -- hot path ---------------------------------------------------------------------------
 
+    def _call(self, what: str, fn: Callable[..., Any], request: Any) -> Any:
+        """One unary call, retried while the broker is unavailable (fila.client._reconnect)."""
+        backoff = Backoff(self.reconnect, what)
+        while True:
+            try:
+                return fn(request, timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                wait = backoff.delay(exc)
+                if wait is None:
+                    raise translate(exc) from None
+            time.sleep(wait)
+
     def enqueue(self, queue: str, payload: bytes | str, headers: Mapping[str, str] | None = None) -> str:
         """Enqueue one message; returns its id once it is durable."""
-        with translated():
-            resp = self._hot.Enqueue(rq.enqueue(queue, payload, headers), timeout=self.timeout_s)
-            return str(resp.message_id)
+        resp = self._call("Enqueue", self._hot.Enqueue, rq.enqueue(queue, payload, headers))
+        return str(resp.message_id)
 
     def consume(self, queue: str) -> ConsumeStream:
         """Open the classic lease stream on `queue` (works with every Fila broker).
@@ -120,36 +167,27 @@ class Client(AdminMethods):
         early, what was sent stays leased until its visibility timeout. `lease()` lets you
         choose how many you hold.
         """
-        return ConsumeStream(self._hot.Consume(service_pb2.ConsumeRequest(queue=queue)))
+        req = service_pb2.ConsumeRequest(queue=queue)
+        return ConsumeStream(lambda: self._hot.Consume(req), f"Consume stream on {queue!r}",
+                             self.reconnect)
 
     def lease(self, queue: str, credit: int = 1, max_batch: int = 100) -> LeaseStream:
         """A lease stream holding at most `credit` unacknowledged messages at once: with the
         default of 1 a consumer never holds a message it has not seen."""
-        done = threading.Event()
         first = service_pb2.LeaseRequest(queue=queue, credit=credit, max_batch=max_batch)
-
-        def requests() -> Iterator[service_pb2.LeaseRequest]:
-            yield first
-            done.wait()  # keep our side of the stream open until closed
-
-        return LeaseStream(self._hot.Lease(requests()), done)
+        return LeaseStream(self._hot.Lease, first, self.reconnect)
 
     def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge (delete) a leased message. With `lease_id` (from the delivered
         message), the broker refuses the ack if that lease expired and the message was
         delivered to someone else since."""
-        with translated():
-            self._hot.Ack(service_pb2.AckRequest(queue=queue, message_id=message_id, lease_id=lease_id),
-                          timeout=self.timeout_s)
+        self._call("Ack", self._hot.Ack,
+                   service_pb2.AckRequest(queue=queue, message_id=message_id, lease_id=lease_id))
 
     def nack(self, queue: str, message_id: str, error: str = "", lease_id: str = "") -> None:
         """Report a failure: the queue's on_failure (or retry with backoff) decides what next."""
-        with translated():
-            self._hot.Nack(
-                service_pb2.NackRequest(queue=queue, message_id=message_id, error=error,
-                                        lease_id=lease_id),
-                timeout=self.timeout_s,
-            )
+        self._call("Nack", self._hot.Nack, service_pb2.NackRequest(
+            queue=queue, message_id=message_id, error=error, lease_id=lease_id))
 
     def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0,
                      lease_ids: list[str] | None = None) -> None:
@@ -157,12 +195,10 @@ class Client(AdminMethods):
         raises for the first id that is not (or no longer) leased."""
         req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids,
                                              extend_ms=extend_ms, lease_ids=lease_ids or [])
-        with translated():
-            resp = self._hot.ExtendLease(req, timeout=self.timeout_s)
+        resp = self._call("ExtendLease", self._hot.ExtendLease, req)
         for r in resp.results:
             if r.HasField("error"):
                 raise from_item(r.error.code, r.error.message)
 
     def _run(self, call: Call[T]) -> T:
-        with translated():
-            return call.read(getattr(self._admin, call.method)(call.request, timeout=self.timeout_s))
+        return call.read(self._call(call.method, getattr(self._admin, call.method), call.request))

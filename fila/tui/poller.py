@@ -56,7 +56,9 @@ class ClientSource:
 
     async def _call(self, call: Callable[[AsyncClient], Awaitable[T]]) -> T:
         if self._client is None:  # created here, inside the app's event loop
-            self._client = AsyncClient(self.addr, timeout_s=self.timeout_s, **self.client_options)
+            # reconnect=None: the poller shows the broker unreachable and tries again by itself
+            self._client = AsyncClient(self.addr, timeout_s=self.timeout_s, reconnect=None,
+                                       **self.client_options)
         client = self._client
         try:
             return await call(client)
