@@ -3,6 +3,8 @@
 #
 #   curl -sSf https://github.com/fila-project/fila/releases/latest/download/install.sh | bash
 #   curl -sSf .../install.sh | bash -s -- --prefix "$HOME/opt/fila"
+#   ./install.sh --from dist/fila          # a self-built executable (scripts/build_binary.py)
+#   ./install.sh --from /media/fila-0.1.0  # a copied release directory, offline
 #   ./install.sh --help
 #
 # It picks the release artifact for this OS and CPU (fila-linux-x86_64, fila-linux-aarch64,
@@ -32,6 +34,9 @@ Options:
   --release-url URL   where the artifacts are: https://..., http://..., file:///dir or a
                       local directory (same as FILA_RELEASE_URL)
   --version V         a release tag's artifacts (vV) instead of the latest release
+  --from DIR|FILE     install offline: DIR holds release artifacts (as --release-url DIR);
+                      FILE is an executable you built or copied (checked against FILE.sha256
+                      when that exists next to it)
   -h, --help          this help
 
 Environment:
@@ -50,13 +55,13 @@ artifact_name() {
   case "$os_raw" in
     Linux|linux) os=linux ;;
     Darwin|darwin) os=darwin ;;
-    *) die "unsupported operating system '$os_raw': prebuilt fila executables exist for Linux and macOS (x86_64, aarch64/arm64). Install from source instead: pip install fila (see docs/install.md)." ;;
+    *) die "unsupported operating system '$os_raw': prebuilt fila executables exist for Linux and macOS (x86_64, aarch64/arm64). Build it yourself from a checkout (scripts/build_binary.py, or a wheel: see docs/install.md), then install.sh --from FILE." ;;
   esac
   case "$arch_raw" in
     x86_64|amd64|x64) arch=x86_64 ;;
     aarch64|arm64|armv8*|arm64e)
       if [ "$os" = darwin ]; then arch=arm64; else arch=aarch64; fi ;;
-    *) die "unsupported CPU architecture '$arch_raw' on $os_raw: prebuilt fila executables exist for x86_64 and aarch64/arm64. Install from source instead: pip install fila (see docs/install.md)." ;;
+    *) die "unsupported CPU architecture '$arch_raw' on $os_raw: prebuilt fila executables exist for x86_64 and aarch64/arm64. Build it yourself from a checkout (scripts/build_binary.py, or a wheel: see docs/install.md), then install.sh --from FILE." ;;
   esac
   printf 'fila-%s-%s\n' "$os" "$arch"
 }
@@ -98,7 +103,7 @@ sha256_of() {
 }
 
 main() {
-  local release_url=${FILA_RELEASE_URL:-} bin_dir=${FILA_INSTALL_DIR:-} version=""
+  local release_url=${FILA_RELEASE_URL:-} bin_dir=${FILA_INSTALL_DIR:-} version="" from=""
   while [ $# -gt 0 ]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
@@ -110,9 +115,18 @@ main() {
       --release-url=*) release_url=${1#--release-url=}; shift ;;
       --version) [ $# -ge 2 ] || die "--version needs a version"; version=${2#v}; shift 2 ;;
       --version=*) version=${1#--version=}; version=${version#v}; shift ;;
+      --from) [ $# -ge 2 ] || die "--from needs a directory or a file"; from=$2; shift 2 ;;
+      --from=*) from=${1#--from=}; shift ;;
       *) die "unknown option '$1' (see --help)" ;;
     esac
   done
+  if [ -n "$from" ]; then
+    if [ -d "$from" ]; then
+      release_url=$from
+    elif [ ! -f "$from" ]; then
+      die "--from $from: no such file or directory"
+    fi
+  fi
   if [ -z "$release_url" ]; then
     if [ -n "$version" ]; then
       release_url="https://github.com/fila-project/fila/releases/download/v$version"
@@ -136,9 +150,23 @@ main() {
   # shellcheck disable=SC2064  # expand $tmp now: it is local to main
   trap "rm -rf '$tmp'" EXIT
 
-  say "downloading $artifact from $release_url"
-  fetch "$release_url/$artifact" "$tmp/$artifact"
-  fetch "$release_url/$artifact.sha256" "$tmp/$artifact.sha256"
+  if [ -n "$from" ] && [ -f "$from" ]; then
+    # One executable, not a release directory: take it as it is named.
+    artifact=$(basename "$from")
+    cp "$from" "$tmp/$artifact"
+    if [ -f "$from.sha256" ]; then
+      cp "$from.sha256" "$tmp/$artifact.sha256"
+    else
+      say "note: no $from.sha256 beside it: installing it unverified"
+      sha256_of "$tmp/$artifact" | awk -v n="$artifact" '{print $1 "  " n}' >"$tmp/$artifact.sha256"
+    fi
+    chmod 755 "$tmp/$artifact"
+    "$tmp/$artifact" --help >/dev/null 2>&1 || die "$from does not run on this machine (is it a fila executable for $uname_s $uname_m?)"
+  else
+    say "downloading $artifact from $release_url"
+    fetch "$release_url/$artifact" "$tmp/$artifact"
+    fetch "$release_url/$artifact.sha256" "$tmp/$artifact.sha256"
+  fi
 
   local expected actual
   expected=$(awk 'NR == 1 {print tolower($1)}' "$tmp/$artifact.sha256")

@@ -35,3 +35,17 @@ if [ ! -f "$js/node_modules/.fila-installed" ] || [ "$js/package-lock.json" -nt 
   fi
   touch "$js/node_modules/.fila-installed"
 fi
+# actionlint, for the release workflow's lint in tests/test_install.py (a Go module; Go is one
+# of the machine's toolchains).
+if [ ! -x .venv/bin/actionlint ]; then
+  if ! command -v go >/dev/null; then
+    echo "error: the tests need Go (to install actionlint); install it first" >&2
+    exit 1
+  fi
+  if ! GOBIN="$PWD/.venv/bin" GOFLAGS=-mod=mod go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 \
+       >.venv/actionlint-install.log 2>&1; then
+    cat .venv/actionlint-install.log >&2
+    echo "error: go install actionlint failed" >&2
+    exit 1
+  fi
+fi

@@ -171,7 +171,8 @@ def test_unsupported_platform_is_a_clear_error(tmp_path: Path, uname_s: str, una
                    uname_s=uname_s, uname_m=uname_m)
     assert run.returncode != 0
     assert fragment in run.stderr
-    assert "pip install" in run.stderr  # and what to do instead
+    assert "install.sh --from FILE" in run.stderr  # and what to do instead
+    assert "pip install fila" not in run.stderr  # that name on PyPI is someone else's
     assert not (tmp_path / "prefix").exists()
 
 
@@ -192,6 +193,48 @@ def test_never_calls_sudo() -> None:
     as_command = re.compile(r"(^|[;&|`(]|\$\(|\bthen|\bdo|\belse)\s*(exec\s+)?sudo\b")
     lines = [line.strip() for line in INSTALL_SH.read_text().splitlines()]
     assert not [line for line in lines if as_command.search(line)]
+
+
+def test_from_a_release_dir_or_one_executable(tmp_path: Path) -> None:
+    release = _release(tmp_path / "copied-release")
+    run = _install(tmp_path, "--from", str(release), "--prefix", str(tmp_path / "a"))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "a" / "bin" / "fila").read_text() == FAKE_FILA
+    built = tmp_path / "dist" / "fila"  # as scripts/build_binary.py leaves it, with fila.sha256
+    _release(built.parent, "fila")
+    run = _install(tmp_path, "--from", str(built), "--bin-dir", str(tmp_path / "b"))
+    assert run.returncode == 0, run.stderr
+    assert "sha256 ok" in run.stdout and (tmp_path / "b" / "fila").read_text() == FAKE_FILA
+    (built.parent / "fila.sha256").write_text("0" * 64 + "  fila\n")
+    run = _install(tmp_path, "--from", str(built), "--bin-dir", str(tmp_path / "c"))
+    assert run.returncode != 0 and "checksum mismatch" in run.stderr
+    (built.parent / "fila.sha256").unlink()
+    run = _install(tmp_path, "--from", str(built), "--bin-dir", str(tmp_path / "d"))
+    assert run.returncode == 0 and "unverified" in run.stdout
+    not_fila = tmp_path / "junk"
+    not_fila.write_text("#!/bin/sh\nexit 3\n")
+    run = _install(tmp_path, "--from", str(not_fila), "--bin-dir", str(tmp_path / "e"))
+    assert run.returncode != 0 and "does not run on this machine" in run.stderr
+    run = _install(tmp_path, "--from", str(tmp_path / "nothing-here"))
+    assert run.returncode != 0 and "no such file or directory" in run.stderr
+
+
+def test_the_release_workflow_passes_actionlint() -> None:
+    """The workflow that builds and publishes what install.sh downloads: actionlint (installed
+    by scripts/setup_env.sh --tests) checks it, and shellcheck its run: scripts."""
+    actionlint = ROOT / ".venv" / "bin" / "actionlint"
+    assert actionlint.exists(), "run ./scripts/setup_env.sh --tests (it installs actionlint)"
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = subprocess.run([str(actionlint), *map(str, workflows)], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    for artifact in ("fila-linux-x86_64", "fila-linux-aarch64", "fila-darwin-arm64",
+                     "fila-darwin-x86_64"):
+        assert f"artifact: {artifact}" in text  # every platform install.sh names is built
+    assert "install.sh" in text and "SHA256SUMS" in text
 
 
 def test_unknown_option(tmp_path: Path) -> None:
