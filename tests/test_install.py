@@ -263,9 +263,11 @@ def _final_stage() -> list[tuple[str, str]]:
 
 
 def test_dockerfile_is_multi_stage_on_python_slim() -> None:
-    froms = [args for word, args in _instructions() if word == "FROM"]
+    ins = _instructions()
+    froms = [args for word, args in ins if word == "FROM"]
     assert len(froms) >= 2
-    assert all(args.startswith("python:3.11-slim") for args in froms)
+    assert ("ARG", "PYTHON_IMAGE=python:3.11-slim") in ins  # the default base, overridable
+    assert all(args.startswith("${PYTHON_IMAGE}") for args in froms)
     # the wheels come from the builder stage (copied, or bind-mounted for the install only)
     assert any(("--from=" in args and word == "COPY") or ("from=builder" in args and word == "RUN")
                for word, args in _final_stage())
