@@ -11,3 +11,5 @@ echo "== generated stubs match proto/"
 .venv/bin/python scripts/gen_proto.py --check
 echo "== pytest"
 .venv/bin/python -m pytest -q "$@"
+echo "== Go SDK (sdks/go)"
+./sdks/go/test.sh
