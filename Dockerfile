@@ -17,10 +17,13 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
+COPY sdks/python ./sdks/python
 COPY pyproject.toml README.md ./
 COPY fila ./fila
+# The SDK (fila-client) first: the broker's wheel depends on it.
 RUN python3 -m venv /opt/build \
- && /opt/build/bin/pip wheel --wheel-dir /wheels .
+ && /opt/build/bin/pip wheel --wheel-dir /wheels ./sdks/python \
+ && /opt/build/bin/pip wheel --wheel-dir /wheels --find-links /wheels .
 
 FROM ${PYTHON_IMAGE}
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -50,7 +50,9 @@ VERSION = "0.1.0"
 
 # Imported lazily or by name at run time, so Nuitka cannot see them by following imports.
 INCLUDE_PACKAGES = [
-    "fila",             # all of it: server, engine, client, cli (incl. `top`), tui
+    "fila",             # all of it: server, engine, cli (incl. `top`), tui (a namespace package,
+    "fila.client",      # with the SDK's part, fila-client: the client and the fila.v1 stubs)
+    "fila.v1",
     "textual.widgets",  # textual.widgets.__getattr__ imports each widget module by name
 ]
 INCLUDE_MODULES = [

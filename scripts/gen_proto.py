@@ -1,7 +1,8 @@
 """Generate the Python stubs for the `fila.v1` contract from `proto/`.
 
-The stubs land in `fila/v1/` so that their own imports (`from fila.v1 import messages_pb2`)
-resolve inside the `fila` package without rewriting. Never edit them by hand: change the
+The stubs land in the SDK's `sdks/python/fila/v1/` (the fila-client distribution, which the
+broker depends on) so that their own imports (`from fila.v1 import messages_pb2`) resolve in
+the `fila` namespace package without rewriting. Never edit them by hand: change the
 `.proto` files and run
 
     python scripts/gen_proto.py          # regenerate
@@ -18,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
+SDK = ROOT / "sdks" / "python"
 PACKAGE_DIR = Path("fila") / "v1"
 INIT_TEXT = '"""Generated gRPC stubs for the fila.v1 contract (scripts/gen_proto.py)."""\n'
 
@@ -51,16 +53,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         written = generate(out)
-        target = ROOT / PACKAGE_DIR
+        target = SDK / PACKAGE_DIR
         if args.check:
             committed = sorted(
-                p.relative_to(ROOT) for p in target.iterdir() if p.is_file() and p.suffix != ".pyc"
+                p.relative_to(SDK) for p in target.iterdir() if p.is_file() and p.suffix != ".pyc"
             )
-            drift = [str(p) for p in written if not (ROOT / p).exists()]
+            drift = [str(p) for p in written if not (SDK / p).exists()]
             drift += [str(p) for p in committed if p not in written]
             drift += [
                 str(p) for p in written
-                if (ROOT / p).exists() and not filecmp.cmp(out / p, ROOT / p, shallow=False)
+                if (SDK / p).exists() and not filecmp.cmp(out / p, SDK / p, shallow=False)
             ]
             if drift:
                 print("generated stubs drifted from proto/: " + ", ".join(drift), file=sys.stderr)
@@ -73,7 +75,7 @@ def main() -> int:
             if old.is_file():
                 old.unlink()
         for p in written:
-            (ROOT / p).write_bytes((out / p).read_bytes())
+            (SDK / p).write_bytes((out / p).read_bytes())
         print(f"wrote {len(written)} files to {target.relative_to(ROOT)}")
     return 0
 

@@ -8,11 +8,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.fila-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ sdks/python/pyproject.toml -nt "$stamp" ]; then
   log=.venv/install.log
   echo "installing Fila and its dev tools into .venv (log: $log) ..."
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -e ./sdks/python -e '.[dev]'; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "error: installing into .venv failed; the full log is in $log" >&2
     exit 1

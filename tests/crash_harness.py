@@ -59,7 +59,7 @@ class CrashLoop:
 
     def setup(self) -> None:
         self.proc.start()
-        with Client(self.proc.addr, timeout_s=5) as c:
+        with Client(self.proc.addr, timeout_s=5, reconnect=None) as c:
             c.create_queue(QUEUE, QueueConfig(on_enqueue_script=ON_ENQUEUE,
                                               on_failure_script=ON_FAILURE,
                                               visibility_timeout_ms=400))
@@ -70,7 +70,7 @@ class CrashLoop:
 
     def _producer(self, stop: threading.Event, n: int) -> None:
         led = self.ledger
-        with Client(self.proc.addr, timeout_s=3) as c:
+        with Client(self.proc.addr, timeout_s=3, reconnect=None) as c:
             i = 0
             while not stop.is_set():
                 tenant = ("a", "b", "slow")[i % 3]
@@ -92,7 +92,7 @@ class CrashLoop:
     def _consumer(self, stop: threading.Event) -> None:
         led = self.ledger
         rng = random.Random(self.rng.random())
-        with Client(self.proc.addr, timeout_s=3) as c:
+        with Client(self.proc.addr, timeout_s=3, reconnect=None) as c:
             try:
                 with c.consume(QUEUE) as stream:
                     for msg in stream:
@@ -122,7 +122,7 @@ class CrashLoop:
 
     def _admin(self, stop: threading.Event, cycle: int) -> None:
         led = self.ledger
-        with Client(self.proc.addr, timeout_s=3) as c:
+        with Client(self.proc.addr, timeout_s=3, reconnect=None) as c:
             i = 0
             while not stop.is_set():
                 key, value = f"crash.c{cycle}.k{i}", f"v{i}"
@@ -155,7 +155,7 @@ class CrashLoop:
 
     def check(self) -> None:
         led = self.ledger
-        with Client(self.proc.addr, timeout_s=5) as c:
+        with Client(self.proc.addr, timeout_s=5, reconnect=None) as c:
             present = {m.id for m in c.peek(QUEUE, 10_000)}
             present |= {m.id for m in c.peek(QUEUE + ".dlq", 10_000)}
             cfg, _ = c.get_queue(QUEUE)

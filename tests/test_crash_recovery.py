@@ -20,7 +20,7 @@ def all_ids(c: Client, queue: str) -> set[str]:
 
 def test_kill_9_mid_stream_loses_no_confirmed_message(tmp_path: Path) -> None:
     proc = FilaProcess(tmp_path / "data").start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("jobs", on_enqueue=HOOK)
     enqueued: set[str] = set()
     acked: set[str] = set()
@@ -29,7 +29,7 @@ def test_kill_9_mid_stream_loses_no_confirmed_message(tmp_path: Path) -> None:
     stop = threading.Event()
 
     def produce(n: int) -> None:
-        with Client(proc.addr, timeout_s=5) as c:
+        with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
             i = 0
             while not stop.is_set():
                 try:
@@ -41,7 +41,7 @@ def test_kill_9_mid_stream_loses_no_confirmed_message(tmp_path: Path) -> None:
                 i += 1
 
     def consume() -> None:
-        with Client(proc.addr, timeout_s=5) as c:
+        with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
             try:
                 with c.consume("jobs") as stream:
                     for msg in stream:
@@ -66,7 +66,7 @@ def test_kill_9_mid_stream_loses_no_confirmed_message(tmp_path: Path) -> None:
     for t in threads:
         t.join(10)
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         present = all_ids(c, "jobs")
     assert enqueued - ack_sent <= present, "a confirmed message was lost"
     assert not (acked & present), "a confirmed ack came back"
@@ -76,14 +76,14 @@ def test_kill_9_mid_stream_loses_no_confirmed_message(tmp_path: Path) -> None:
 
 def test_restart_keeps_queues_scripts_config_and_order(tmp_path: Path) -> None:
     proc = FilaProcess(tmp_path / "data").start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("jobs", on_enqueue=HOOK, visibility_timeout_ms=1234)
         c.set_config("app.mode", "blue")
         c.set_throttle("tenant:a", 5, 2)
         ids = [c.enqueue("jobs", str(i), {"tenant": "a"}) for i in range(5)]
     proc.kill()
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         cfg, _ = c.get_queue("jobs")
         assert cfg.on_enqueue_script == HOOK and cfg.visibility_timeout_ms == 1234
         assert c.get_config("app.mode") == "blue"
@@ -98,14 +98,14 @@ def test_restart_keeps_queues_scripts_config_and_order(tmp_path: Path) -> None:
 
 def test_leased_message_is_ready_again_after_a_crash(tmp_path: Path) -> None:
     proc = FilaProcess(tmp_path / "data").start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("jobs", QueueConfig(visibility_timeout_ms=60_000))
         mid = c.enqueue("jobs", b"x")
         [msg] = take(c, "jobs", 1)
         assert msg.id == mid
     proc.kill()
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         [again] = take(c, "jobs", 1)
         assert again.id == mid
         c.ack("jobs", again.id)
@@ -115,13 +115,13 @@ def test_leased_message_is_ready_again_after_a_crash(tmp_path: Path) -> None:
 
 def test_sigterm_shuts_down_cleanly_and_keeps_everything(tmp_path: Path) -> None:
     proc = FilaProcess(tmp_path / "data").start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("jobs")
         ids = {c.enqueue("jobs", str(i)) for i in range(20)}
     assert proc.terminate() == 0
     assert "stopped" in proc.log_text()
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         assert all_ids(c, "jobs") == ids
     proc.kill()
 

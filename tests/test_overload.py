@@ -28,7 +28,7 @@ def test_memory_limit_refuses_with_resource_exhausted_then_recovers(tmp_path: Pa
     conf.write_text("[limits]\nmax_pending_bytes = 20000\n")
     proc = FilaProcess(tmp_path / "data", config_file=conf).start()
     try:
-        with Client(proc.addr, timeout_s=5) as c:
+        with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
             c.create_queue("q")
             accepted = []
             with pytest.raises(ResourceExhausted, match="max_pending_bytes"):
@@ -105,13 +105,13 @@ async def _first_message(calls: list) -> str:
 
 def test_graceful_shutdown_under_load_loses_nothing(tmp_path: Path) -> None:
     proc = FilaProcess(tmp_path / "data").start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("q")
     confirmed: set[str] = set()
     lock = threading.Lock()
 
     def produce() -> None:
-        with Client(proc.addr, timeout_s=5) as c:
+        with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
             while True:
                 try:
                     mid = c.enqueue("q", b"x" * 100)
@@ -128,7 +128,7 @@ def test_graceful_shutdown_under_load_loses_nothing(tmp_path: Path) -> None:
     for t in threads:
         t.join(10)
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         present = {m.id for m in c.peek("q", 10_000)}
     assert confirmed <= present
     proc.kill()

@@ -27,9 +27,13 @@ def test_every_fila_error_is_exported_under_one_root() -> None:
         assert getattr(fila.client, cls.__name__) is cls
 
 
+ROOT = Path(__file__).resolve().parent.parent
+BROKER = ROOT / "fila"  # the broker's part of the `fila` namespace package
+SDK = ROOT / "sdks" / "python" / "fila"  # the SDK's part (fila-client)
+
+
 def _python_files(*packages: str) -> list[Path]:
-    root = Path(fila.client.__file__).resolve().parent.parent
-    return [p for pkg in packages for p in sorted((root / pkg).rglob("*.py"))]
+    return [p for pkg in packages for p in sorted((BROKER / pkg).rglob("*.py"))]
 
 
 def test_outside_the_engine_only_its_public_names_are_used() -> None:
@@ -38,7 +42,8 @@ def test_outside_the_engine_only_its_public_names_are_used() -> None:
     import fila.engine
 
     bad = []
-    for path in _python_files("server", "cli", "tui", "client") + [Path(fila.__file__).parent / "demo.py"]:
+    sdk = sorted((SDK / "client").rglob("*.py"))
+    for path in _python_files("server", "cli", "tui") + sdk + [BROKER / "demo.py"]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fila.engine."):
@@ -61,3 +66,23 @@ def test_the_engine_api_is_sorted_and_importable() -> None:
     assert names == sorted(names)
     for name in names:
         assert hasattr(fila.engine, name), name
+
+
+def test_the_sdk_needs_nothing_of_the_broker() -> None:
+    """fila-client (sdks/python) installs alone with grpcio and protobuf: it imports no module
+    of the broker's distribution (engine, server, cli, tui, rocksdict, lupa, textual, typer)."""
+    allowed = ("fila.client", "fila.v1", "grpc", "google.protobuf")
+    bad = []
+    for path in sorted(SDK.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in ("fila", "rocksdict", "lupa", "textual", "typer", "prometheus_client") \
+                        and not name.startswith(allowed):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not bad, "\n".join(bad)
+    assert not (SDK / "__init__.py").exists() and not (BROKER / "__init__.py").exists(), \
+        "fila is a namespace package: neither distribution may own fila/__init__.py"

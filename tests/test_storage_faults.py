@@ -49,7 +49,7 @@ def test_disk_full_is_unavailable_and_recovers(small_disk: Path) -> None:
     proc.log_path = small_disk.parent / "disk.log"  # keep the log off the full disk
     proc.start()
     try:
-        with Client(proc.addr, timeout_s=5) as c:
+        with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
             c.create_queue("q")
             confirmed = {c.enqueue("q", b"x" * 100) for _ in range(20)}
             fill(small_disk / "filler")
@@ -72,7 +72,7 @@ def test_disk_full_is_unavailable_and_recovers(small_disk: Path) -> None:
     finally:
         proc.kill()
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         assert confirmed <= {m.id for m in c.peek("q", 10_000)}
     proc.kill()
 
@@ -88,7 +88,7 @@ def test_read_only_data_dir_is_refused_at_start_with_the_reason(small_disk: Path
     proc = FilaProcess(small_disk / "data")
     proc.log_path = small_disk.parent / "ro.log"
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("q")
     assert proc.terminate() == 0
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
@@ -99,14 +99,14 @@ def test_read_only_data_dir_is_refused_at_start_with_the_reason(small_disk: Path
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     proc.start()  # the fault is gone: it starts, and the queue is still there
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         assert "q" in {q.name for q in c.list_queues()}
     proc.kill()
 
 
 def test_corrupt_wal_tail_after_a_crash(tmp_path: Path) -> None:
     proc = FilaProcess(tmp_path / "data").start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         c.create_queue("q")
         ids = {c.enqueue("q", str(i)) for i in range(50)}
     proc.kill()
@@ -114,7 +114,7 @@ def test_corrupt_wal_tail_after_a_crash(tmp_path: Path) -> None:
     with wal.open("ab") as f:
         f.write(os.urandom(300))  # a torn, garbage tail
     proc.start()
-    with Client(proc.addr, timeout_s=5) as c:
+    with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
         assert {m.id for m in c.peek("q", 1000)} == ids
         c.enqueue("q", b"still writable")
     proc.kill()

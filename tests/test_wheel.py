@@ -1,7 +1,7 @@
 """The wheel users install (pip, pipx, uvx, the Docker image) holds everything `fila` needs.
 
-Fast part: build a wheel from what the Docker builder stage copies (pyproject.toml, README.md,
-fila/) and look inside. Slow part (FILA_SLOW_TESTS=1; needs PyPI for the dependencies): install
+Fast part: build the two wheels from what the Docker builder stage copies (the broker's
+pyproject.toml, README.md and fila/; the SDK's sdks/python) and look inside. Slow part (FILA_SLOW_TESTS=1; needs PyPI for the dependencies): install
 it into a fresh venv and run the installed `fila`: --help, and a broker that takes a queue
 with a Lua hook (which needs fila/engine/sandbox.lua).
 """
@@ -48,6 +48,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheels[0]
 
 
+@pytest.fixture(scope="module")
+def sdk_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fila-client, the Python SDK (sdks/python): fila.client and the fila.v1 stubs."""
+    src = tmp_path_factory.mktemp("sdk")
+    shutil.copytree(ROOT / "sdks" / "python", src / "python",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build"))
+    out = tmp_path_factory.mktemp("sdk-wheel")
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation,
+                          "-q", "-w", str(out), str(src / "python")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    [found] = list(out.glob("fila_client-*.whl"))
+    return found
+
+
 def _names(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as zf:
         return set(zf.namelist())
@@ -55,12 +71,27 @@ def _names(wheel: Path) -> set[str]:
 
 def _dist_info(wheel: Path, name: str) -> str:
     with zipfile.ZipFile(wheel) as zf:
-        [path] = [n for n in zf.namelist() if re.fullmatch(r"fila-[^/]+\.dist-info/" + name, n)]
+        [path] = [n for n in zf.namelist()
+                  if re.fullmatch(r"fila(_client)?-[^/]+\.dist-info/" + name, n)]
         return zf.read(path).decode()
 
 
-def test_generated_stubs_are_in_the_wheel(wheel: Path) -> None:
-    names = _names(wheel)
+def _requires(wheel: Path) -> set[str]:
+    meta = email.parser.Parser().parsestr(_dist_info(wheel, "METADATA"))
+    return {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r}
+
+
+def test_the_sdk_wheel_holds_the_client_and_stubs_and_needs_only_grpc(sdk_wheel: Path) -> None:
+    names = _names(sdk_wheel)
+    assert "fila/client/__init__.py" in names and "fila/client/py.typed" in names
+    assert not [n for n in names if n.startswith("fila/") and not n.startswith(("fila/client/", "fila/v1/"))]
+    assert "fila/__init__.py" not in names  # fila is a namespace package
+    assert _requires(sdk_wheel) == {"grpcio", "protobuf"}
+
+
+def test_generated_stubs_are_in_the_wheel(sdk_wheel: Path) -> None:
+    names = _names(sdk_wheel)
     assert PROTOS == ["admin", "messages", "service"]
     for stem in PROTOS:
         for suffix in ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi"):
@@ -81,8 +112,9 @@ def test_every_data_file_is_in_the_wheel(wheel: Path) -> None:
 def test_every_package_is_in_the_wheel(wheel: Path) -> None:
     names = _names(wheel)
     packages = sorted(str(p.parent.relative_to(ROOT)) for p in (ROOT / "fila").rglob("__init__.py"))
-    assert {"fila/engine", "fila/server", "fila/client", "fila/cli", "fila/v1"} <= set(packages)
+    assert {"fila/engine", "fila/server", "fila/cli", "fila/tui"} <= set(packages)
     assert not [p for p in packages if f"{p}/__init__.py" not in names]
+    assert "fila/__init__.py" not in names and not [n for n in names if n.startswith("fila/client/")]
 
 
 def test_console_scripts(wheel: Path) -> None:
@@ -95,10 +127,8 @@ def test_console_scripts(wheel: Path) -> None:
 
 def test_declared_dependencies(wheel: Path) -> None:
     """What the code imports at run time is declared, so `pip install fila` gets it."""
-    meta = email.parser.Parser().parsestr(_dist_info(wheel, "METADATA"))
-    required = {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower().replace("_", "-")
-                for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r}
-    needed = {"grpcio", "protobuf", "rocksdict", "lupa", "typer", "prometheus-client"}
+    required = _requires(wheel)
+    needed = {"fila-client", "grpcio", "protobuf", "rocksdict", "lupa", "typer", "prometheus-client"}
     if (ROOT / "fila" / "tui").is_dir():
         needed.add("textual")  # `fila top`
     assert needed <= required, f"missing from [project].dependencies: {sorted(needed - required)}"
@@ -113,13 +143,13 @@ def test_no_tests_or_junk_in_the_wheel(wheel: Path) -> None:
 # --- slow: install the wheel into a fresh venv --------------------------------------------
 
 @pytest.fixture(scope="module")
-def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def venv(wheel: Path, sdk_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not SLOW:
         pytest.skip("set FILA_SLOW_TESTS=1 to install the wheel into a fresh venv (uses PyPI)")
     env_dir = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
     run = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q",
-                          "--disable-pip-version-check", str(wheel)],
+                          "--disable-pip-version-check", str(sdk_wheel), str(wheel)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     return env_dir

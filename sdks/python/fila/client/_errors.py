@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import grpc
 
-from fila import errors
+from fila.client import errors
 
 # Each error class names its status code (fila.errors): the mapping is written once.
 _BY_CODE: dict[grpc.StatusCode, type[errors.FilaError]] = {

@@ -15,7 +15,7 @@ from fila.client._types import (
 )
 from fila.client.aio import AsyncClient, AsyncConsumeStream, AsyncLeaseStream
 from fila.client.client import Client, ConsumeStream, LeaseStream
-from fila.errors import (
+from fila.client.errors import (
     AlreadyExists,
     FailedPrecondition,
     FilaError,
@@ -49,8 +49,8 @@ __all__ = [
     "QueueInfo",
     "QueueStats",
     "Reconnect",
-    "RetryEvent",
     "ResourceExhausted",
+    "RetryEvent",
     "ThrottleStats",
     "Unauthenticated",
     "Unavailable",
