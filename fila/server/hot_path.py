@@ -77,6 +77,16 @@ async def _closed(context: grpc.aio.ServicerContext, consumer: Consumer, queue: 
 # A stream the engine closed for making no progress ends with this as soon as its handler can
 # act: at once if it waits for deliveries, else when its client reads again (a write blocked on
 # a client that does not read cannot be interrupted in gRPC Python) or the connection closes.
+def _end_with_the_rpc(context: grpc.aio.ServicerContext, wake: asyncio.Event) -> None:
+    """Wake the stream's handler when its RPC ends, however early: a client that cancels in
+    the instant it sends its first request may do so before the handler registered the
+    consumer, and the handler is then not cancelled; this way it still ends at once (and the
+    consumer with it) instead of holding leases until the stall check closes it."""
+    context.add_done_callback(lambda _ctx: wake.set())
+    if context.done():  # it ended before the callback was there
+        wake.set()
+
+
 STALLED = ("the stream made no progress (it took nothing for [lease] stall_timeout_ms while "
            "messages waited for it, or a lease expired before it acked, nacked or extended "
            "anything): closed, and its unsent messages went back to the queue")
@@ -186,6 +196,7 @@ class HotPath:
         except FilaError as exc:
             await _abort(context, exc)
             return
+        _end_with_the_rpc(context, wake)
         self.core.poke()
         try:
             while True:
@@ -346,6 +357,7 @@ class HotPath:
                     self.core.poke()
 
         reader = asyncio.create_task(read_credit_changes())
+        _end_with_the_rpc(context, wake)
         self.core.poke()
         try:
             while True:
@@ -368,6 +380,8 @@ class HotPath:
         (abort) if its queue was deleted or its API key may no longer consume there."""
         await wake.wait()
         wake.clear()
+        if context.done():  # the client cancelled, or the connection went: end here
+            raise asyncio.CancelledError
         if consumer.closed:
             await _closed(context, consumer, queue)
         if key is not None and not self.auth.still_allows(key, "consume", queue):
