@@ -13,3 +13,5 @@ echo "== pytest"
 .venv/bin/python -m pytest -q "$@"
 echo "== Go SDK (sdks/go)"
 ./sdks/go/test.sh
+echo "== JavaScript SDK (sdks/js)"
+./sdks/js/test.sh
