@@ -43,6 +43,23 @@ class Reconnect:
     on_retry: Callable[[RetryEvent], None] | None = None  # also logged on `fila.client`
 
 
+LEADER_TRAILER = "x-fila-leader-addr"  # a cluster node's answer: "ask that node instead"
+MAX_REDIRECTS = 3  # per call: a redirect loop between nodes ends with the error
+
+
+def leader_of(exc: grpc.RpcError) -> str | None:
+    """The node a refused call names as the one to ask (the original broker's cluster
+    redirect, trailing metadata `x-fila-leader-addr`), if any."""
+    try:
+        md = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    except Exception:  # a call that never started has none
+        return None
+    for key, value in md or ():
+        if key == LEADER_TRAILER and value:
+            return str(value)
+    return None
+
+
 def retryable(exc: grpc.RpcError) -> bool:
     return hasattr(exc, "code") and exc.code() == grpc.StatusCode.UNAVAILABLE
 

@@ -27,7 +27,7 @@ from fila.client._admin_calls import Call, T
 from fila.client._batcher import Batcher
 from fila.client._channel import aio_channel, stubs
 from fila.client._errors import from_item, translate
-from fila.client._reconnect import Backoff, Reconnect
+from fila.client._reconnect import MAX_REDIRECTS, Backoff, Reconnect, leader_of
 from fila.client._types import Message
 from fila.v1 import service_pb2
 
@@ -41,10 +41,12 @@ class AsyncConsumeStream:
     opened again with backoff, as `Client`'s streams are (fila.client._reconnect)."""
 
     def __init__(self, open_call: Callable[[], Any], what: str,
-                 reconnect: Reconnect | None) -> None:
+                 reconnect: Reconnect | None,
+                 redirect: Callable[[grpc.RpcError], bool] = lambda exc: False) -> None:
         self._open = open_call
         self._call = open_call()
         self._backoff = Backoff(reconnect, what)
+        self._redirect = redirect  # True: the client now talks to the node the error named
         self._closed = False
 
     @staticmethod
@@ -68,7 +70,7 @@ class AsyncConsumeStream:
             except grpc.RpcError as exc:
                 if self._closed or exc.code() == grpc.StatusCode.CANCELLED:
                     return
-                wait = self._backoff.delay(exc)
+                wait = 0.0 if self._redirect(exc) else self._backoff.delay(exc)
                 if wait is None:
                     raise translate(exc) from None
             await asyncio.sleep(wait)
@@ -116,7 +118,9 @@ class AsyncClient(AsyncAdminMethods):
         self.addr = addr
         self.timeout_s = timeout_s
         self.reconnect = reconnect
-        self._channel = aio_channel(addr, api_key, tls, ca_file, cert_file, key_file)
+        self._dial = (api_key, tls, ca_file, cert_file, key_file)
+        self._old_channels: list[Any] = []  # left by redirects, closed with the client
+        self._channel = aio_channel(addr, *self._dial)
         self._hot, self._admin = stubs(self._channel)
         self._batch_rpcs = True
         self._enqueues: Batcher[service_pb2.EnqueueRequest] = Batcher(
@@ -127,6 +131,8 @@ class AsyncClient(AsyncAdminMethods):
     async def close(self) -> None:
         for b in (self._enqueues, self._acks, self._nacks):
             await b.flush_all()
+        for old in self._old_channels:
+            await old.close()
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:
@@ -135,25 +141,42 @@ class AsyncClient(AsyncAdminMethods):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _call(self, what: str, fn: Callable[..., Any], request: Any,
+    def _follow(self, exc: grpc.RpcError) -> bool:
+        """If `exc` names another node as the one to ask, talk to that node from now on (the
+        old channel is closed with the client: calls may still be out on it)."""
+        leader = leader_of(exc)
+        if leader is None or leader == self.addr:
+            return False
+        self._old_channels.append(self._channel)
+        self.addr = leader
+        self._channel = aio_channel(leader, *self._dial)
+        self._hot, self._admin = stubs(self._channel)
+        return True
+
+    async def _call(self, method: str, request: Any, admin: bool = False,
                     fallback: bool = False) -> Any:
-        """One unary call, retried while the broker is unavailable (fila.client._reconnect).
-        With `fallback`, UNIMPLEMENTED returns None (a broker without the batch RPCs)."""
-        backoff = Backoff(self.reconnect, what)
+        """One unary call: retried while the broker is unavailable, and sent to the node a
+        refusal names (fila.client._reconnect). With `fallback`, UNIMPLEMENTED returns None
+        (a broker without the batch RPCs)."""
+        backoff = Backoff(self.reconnect, method)
+        redirects = 0
         while True:
             try:
-                return await fn(request, timeout=self.timeout_s)
+                return await getattr(self._admin if admin else self._hot, method)(
+                    request, timeout=self.timeout_s)
             except grpc.RpcError as exc:
                 if fallback and _unimplemented(exc):
                     return None
+                if redirects < MAX_REDIRECTS and self._follow(exc):
+                    redirects += 1
+                    continue
                 wait = backoff.delay(exc)
                 if wait is None:
                     raise translate(exc) from None
             await asyncio.sleep(wait)
 
     async def _run(self, call: Call[T]) -> T:
-        return call.read(await self._call(call.method, getattr(self._admin, call.method),
-                                          call.request))
+        return call.read(await self._call(call.method, call.request, admin=True))
 
     # -- producing --------------------------------------------------------------------------
 
@@ -163,8 +186,8 @@ class AsyncClient(AsyncAdminMethods):
 
     async def _send_enqueues(self, _key: object, items: list[service_pb2.EnqueueRequest]) -> list[Any]:
         if self._batch_rpcs:
-            resp = await self._call("EnqueueBatch", self._hot.EnqueueBatch,
-                                    service_pb2.EnqueueBatchRequest(messages=items), fallback=True)
+            resp = await self._call("EnqueueBatch", service_pb2.EnqueueBatchRequest(messages=items),
+                                    fallback=True)
             if resp is not None:
                 return [r.message_id if not r.HasField("error")
                         else from_item(r.error.code, r.error.message) for r in resp.results]
@@ -172,7 +195,7 @@ class AsyncClient(AsyncAdminMethods):
         return await asyncio.gather(*(self._enqueue_one(m) for m in items), return_exceptions=True)
 
     async def _enqueue_one(self, req: service_pb2.EnqueueRequest) -> str:
-        return str((await self._call("Enqueue", self._hot.Enqueue, req)).message_id)
+        return str((await self._call("Enqueue", req)).message_id)
 
     # -- consuming --------------------------------------------------------------------------
 
@@ -180,7 +203,7 @@ class AsyncClient(AsyncAdminMethods):
         """The classic lease stream (works with every Fila broker)."""
         req = service_pb2.ConsumeRequest(queue=queue)
         return AsyncConsumeStream(lambda: self._hot.Consume(req), f"Consume stream on {queue!r}",
-                                  self.reconnect)
+                                  self.reconnect, self._follow)
 
     def lease(self, queue: str, credit: int = 100, max_batch: int = 100) -> AsyncLeaseStream:
         """A lease stream that holds at most `credit` unacknowledged messages at once."""
@@ -191,7 +214,7 @@ class AsyncClient(AsyncAdminMethods):
             await asyncio.Event().wait()  # keep the request side open for the stream's life
 
         return AsyncLeaseStream(lambda: self._hot.Lease(requests()), f"Lease stream on {queue!r}",
-                                self.reconnect)
+                                self.reconnect, self._follow)
 
     async def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge; resolves once the ack is durable (acks travel in batches)."""
@@ -206,7 +229,7 @@ class AsyncClient(AsyncAdminMethods):
         """Keep leases alive `extend_ms` more from now (0: the queue's visibility timeout)."""
         req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids,
                                              extend_ms=extend_ms, lease_ids=lease_ids or [])
-        resp = await self._call("ExtendLease", self._hot.ExtendLease, req)
+        resp = await self._call("ExtendLease", req)
         for r in resp.results:
             if r.HasField("error"):
                 raise from_item(r.error.code, r.error.message)
@@ -231,7 +254,7 @@ class AsyncClient(AsyncAdminMethods):
         """One batch RPC with a result (None or an exception) per item; against a broker
         without batch RPCs, the single-item RPCs instead."""
         if self._batch_rpcs:
-            resp = await self._call(method, getattr(self._hot, method), batch, fallback=True)
+            resp = await self._call(method, batch, fallback=True)
             if resp is not None:
                 return [from_item(r.error.code, r.error.message) if r.HasField("error") else None
                         for r in resp.results]
@@ -240,4 +263,4 @@ class AsyncClient(AsyncAdminMethods):
                                     return_exceptions=True)
 
     async def _single(self, method: str, req: Any) -> None:
-        await self._call(method, getattr(self._hot, method), req)
+        await self._call(method, req)

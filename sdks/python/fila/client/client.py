@@ -24,7 +24,7 @@ from fila.client._admin import AdminMethods
 from fila.client._admin_calls import Call, T
 from fila.client._channel import stubs, sync_channel
 from fila.client._errors import from_item, translate
-from fila.client._reconnect import Backoff, Reconnect
+from fila.client._reconnect import MAX_REDIRECTS, Backoff, Reconnect, leader_of
 from fila.client._types import Message
 from fila.v1 import service_pb2
 
@@ -37,10 +37,12 @@ class ConsumeStream:
     delivered again after their lease is gone (see fila.client._reconnect)."""
 
     def __init__(self, open_call: Callable[[], Any], what: str,
-                 reconnect: Reconnect | None) -> None:
+                 reconnect: Reconnect | None,
+                 redirect: Callable[[grpc.RpcError], bool] = lambda exc: False) -> None:
         self._open = open_call
         self._call = open_call()
         self._backoff = Backoff(reconnect, what)
+        self._redirect = redirect  # True: the client now talks to the node the error named
         self._closed = False
 
     @staticmethod
@@ -58,7 +60,7 @@ class ConsumeStream:
             except grpc.RpcError as exc:
                 if self._closed or exc.code() == grpc.StatusCode.CANCELLED:
                     return
-                wait = self._backoff.delay(exc)
+                wait = 0.0 if self._redirect(exc) else self._backoff.delay(exc)
                 if wait is None:
                     raise translate(exc) from None
             time.sleep(wait)
@@ -80,11 +82,12 @@ class ConsumeStream:
 class LeaseStream(ConsumeStream):
     """The credit-controlled Lease stream: batches of messages, at most `credit` unacked."""
 
-    def __init__(self, stub: Any, first: service_pb2.LeaseRequest, reconnect: Reconnect | None) -> None:
+    def __init__(self, stub: Callable[[Any], Any], first: service_pb2.LeaseRequest,
+                 reconnect: Reconnect | None, redirect: Callable[[grpc.RpcError], bool]) -> None:
         self._stub = stub
         self._first = first
         self._done = threading.Event()
-        super().__init__(self._open_lease, f"Lease stream on {first.queue!r}", reconnect)
+        super().__init__(self._open_lease, f"Lease stream on {first.queue!r}", reconnect, redirect)
 
     def _open_lease(self) -> Any:
         self._done.set()  # the request side of the call before this one (if any) may end
@@ -128,7 +131,8 @@ class Client(AdminMethods):
         self.addr = addr
         self.timeout_s = timeout_s
         self.reconnect = reconnect
-        self._channel = sync_channel(addr, api_key, tls, ca_file, cert_file, key_file)
+        self._dial = (api_key, tls, ca_file, cert_file, key_file)
+        self._channel = sync_channel(addr, *self._dial)
         self._hot, self._admin = stubs(self._channel)
 
     def close(self) -> None:
@@ -142,13 +146,30 @@ class Client(AdminMethods):
 
     # -- hot path ---------------------------------------------------------------------------
 
-    def _call(self, what: str, fn: Callable[..., Any], request: Any) -> Any:
-        """One unary call, retried while the broker is unavailable (fila.client._reconnect)."""
-        backoff = Backoff(self.reconnect, what)
+    def _follow(self, exc: grpc.RpcError) -> bool:
+        """If `exc` names another node as the one to ask, talk to that node from now on."""
+        leader = leader_of(exc)
+        if leader is None or leader == self.addr:
+            return False
+        old, self.addr = self._channel, leader
+        self._channel = sync_channel(leader, *self._dial)
+        self._hot, self._admin = stubs(self._channel)
+        old.close()
+        return True
+
+    def _call(self, method: str, request: Any, admin: bool = False) -> Any:
+        """One unary call: retried while the broker is unavailable, and sent to the node a
+        refusal names (fila.client._reconnect)."""
+        backoff = Backoff(self.reconnect, method)
+        redirects = 0
         while True:
             try:
-                return fn(request, timeout=self.timeout_s)
+                return getattr(self._admin if admin else self._hot, method)(
+                    request, timeout=self.timeout_s)
             except grpc.RpcError as exc:
+                if redirects < MAX_REDIRECTS and self._follow(exc):
+                    redirects += 1
+                    continue
                 wait = backoff.delay(exc)
                 if wait is None:
                     raise translate(exc) from None
@@ -156,7 +177,7 @@ class Client(AdminMethods):
 
     def enqueue(self, queue: str, payload: bytes | str, headers: Mapping[str, str] | None = None) -> str:
         """Enqueue one message; returns its id once it is durable."""
-        resp = self._call("Enqueue", self._hot.Enqueue, rq.enqueue(queue, payload, headers))
+        resp = self._call("Enqueue", rq.enqueue(queue, payload, headers))
         return str(resp.message_id)
 
     def consume(self, queue: str) -> ConsumeStream:
@@ -169,24 +190,23 @@ class Client(AdminMethods):
         """
         req = service_pb2.ConsumeRequest(queue=queue)
         return ConsumeStream(lambda: self._hot.Consume(req), f"Consume stream on {queue!r}",
-                             self.reconnect)
+                             self.reconnect, self._follow)
 
     def lease(self, queue: str, credit: int = 1, max_batch: int = 100) -> LeaseStream:
         """A lease stream holding at most `credit` unacknowledged messages at once: with the
         default of 1 a consumer never holds a message it has not seen."""
         first = service_pb2.LeaseRequest(queue=queue, credit=credit, max_batch=max_batch)
-        return LeaseStream(self._hot.Lease, first, self.reconnect)
+        return LeaseStream(lambda reqs: self._hot.Lease(reqs), first, self.reconnect, self._follow)
 
     def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge (delete) a leased message. With `lease_id` (from the delivered
         message), the broker refuses the ack if that lease expired and the message was
         delivered to someone else since."""
-        self._call("Ack", self._hot.Ack,
-                   service_pb2.AckRequest(queue=queue, message_id=message_id, lease_id=lease_id))
+        self._call("Ack", service_pb2.AckRequest(queue=queue, message_id=message_id, lease_id=lease_id))
 
     def nack(self, queue: str, message_id: str, error: str = "", lease_id: str = "") -> None:
         """Report a failure: the queue's on_failure (or retry with backoff) decides what next."""
-        self._call("Nack", self._hot.Nack, service_pb2.NackRequest(
+        self._call("Nack", service_pb2.NackRequest(
             queue=queue, message_id=message_id, error=error, lease_id=lease_id))
 
     def extend_lease(self, queue: str, message_ids: list[str], extend_ms: int = 0,
@@ -195,10 +215,10 @@ class Client(AdminMethods):
         raises for the first id that is not (or no longer) leased."""
         req = service_pb2.ExtendLeaseRequest(queue=queue, message_ids=message_ids,
                                              extend_ms=extend_ms, lease_ids=lease_ids or [])
-        resp = self._call("ExtendLease", self._hot.ExtendLease, req)
+        resp = self._call("ExtendLease", req)
         for r in resp.results:
             if r.HasField("error"):
                 raise from_item(r.error.code, r.error.message)
 
     def _run(self, call: Call[T]) -> T:
-        return call.read(self._call(call.method, getattr(self._admin, call.method), call.request))
+        return call.read(self._call(call.method, call.request, admin=True))
