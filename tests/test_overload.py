@@ -31,10 +31,11 @@ def test_memory_limit_refuses_with_resource_exhausted_then_recovers(tmp_path: Pa
         with Client(proc.addr, timeout_s=5, reconnect=None) as c:  # no retries: it watches failures
             c.create_queue("q")
             accepted = []
-            with pytest.raises(ResourceExhausted, match="max_pending_bytes"):
+            with pytest.raises(ResourceExhausted, match="max_pending_bytes") as refused:
                 for _ in range(1000):
                     accepted.append(c.enqueue("q", b"x" * 1000))
             assert 10 <= len(accepted) < 1000
+            assert refused.value.retry_after_s == 0.1  # the broker's hint, from its trailer
             ch = grpc.insecure_channel(proc.addr)
             with ch:
                 hot = service_pb2_grpc.FilaServiceStub(ch)

@@ -21,7 +21,23 @@ def translate(exc: grpc.RpcError) -> errors.FilaError:
     cls = _BY_CODE.get(code, errors.FilaError)
     err = cls(detail or code.name)
     err.code_name = code.name
+    if isinstance(err, errors.ResourceExhausted):
+        err.retry_after_s = _retry_after_s(exc)
     return err
+
+
+def _retry_after_s(exc: grpc.RpcError) -> float | None:
+    try:
+        md = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    except Exception:
+        return None
+    for key, value in md or ():
+        if key == "retry-after-ms":
+            try:
+                return int(value) / 1000.0
+            except ValueError:
+                return None
+    return None
 
 
 @contextmanager

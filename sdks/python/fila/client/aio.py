@@ -22,12 +22,14 @@ from typing import Any
 import grpc
 
 from fila.client import _requests as rq
+from fila.client import _subscriber
 from fila.client._admin import AsyncAdminMethods
 from fila.client._admin_calls import Call, T
 from fila.client._batcher import Batcher
 from fila.client._channel import aio_channel, stubs
 from fila.client._errors import from_item, translate
 from fila.client._reconnect import MAX_REDIRECTS, Backoff, Reconnect, leader_of
+from fila.client._subscriber import Handler
 from fila.client._types import Message
 from fila.v1 import service_pb2
 
@@ -215,6 +217,17 @@ class AsyncClient(AsyncAdminMethods):
 
         return AsyncLeaseStream(lambda: self._hot.Lease(requests()), f"Lease stream on {queue!r}",
                                 self.reconnect, self._follow)
+
+    async def subscribe(self, queue: str, handler: Handler, *, credit: int = 10,
+                        extend_every_s: float | None = None) -> None:
+        """Run `await handler(msg)` for each message of `queue`, up to `credit` at once. When
+        it returns the message is acked; when it raises, nacked with the error's text (the
+        queue's on_failure or retry policy decides what next). While a handler works its lease
+        is extended every `extend_every_s` (default: a third of the queue's visibility timeout,
+        or 10 s if this key may not read the queue's settings), so a long job keeps its message.
+        Runs until the task awaiting it is cancelled (or the stream ends for good); handlers
+        in progress then finish first."""
+        await _subscriber.subscribe(self, queue, handler, credit, extend_every_s)
 
     async def ack(self, queue: str, message_id: str, lease_id: str = "") -> None:
         """Acknowledge; resolves once the ack is durable (acks travel in batches)."""

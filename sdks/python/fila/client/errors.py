@@ -48,9 +48,11 @@ class FailedPrecondition(FilaError):
 
 
 class ResourceExhausted(FilaError):
-    """Overload: retry a little later (the broker sends retry-after-ms)."""
+    """Overload: retry a little later. `retry_after_s` is the broker's hint (its
+    `retry-after-ms` trailer on a refused call; None for one item of a batch, which has none)."""
 
     code_name = "RESOURCE_EXHAUSTED"
+    retry_after_s: float | None = None
 
 
 class Unavailable(FilaError):
