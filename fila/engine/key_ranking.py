@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fila.engine.fair_share import Profiles, Share, solve
 
 if TYPE_CHECKING:
+    from fila.engine.drr import FairnessKey
     from fila.engine.queue import Queue
 
 DIRECT_KEYS = 5_000  # up to this many keys (pending or recently delivered), rank on the spot
@@ -35,6 +36,15 @@ class Ranking:
     limit: int  # how many keys it was asked for
     keys: list[str] = field(default_factory=list)  # busiest first
     shares: dict[str, Share] = field(default_factory=dict)  # of those keys
+
+
+def busiest_first(key: str, fks: Mapping[str, FairnessKey], rates: Mapping[str, float],
+                  last_seen: Mapping[str, float]) -> tuple[int, float, float, str]:
+    """The order views list keys in (smallest first): most pending, then fastest, then most
+    recently delivered, then by name."""
+    fk = fks.get(key)
+    return (-(fk.count if fk is not None else 0), -rates.get(key, 0.0),
+            -last_seen.get(key, 0.0), key)
 
 
 def capacity(q: Queue) -> float:
@@ -63,15 +73,13 @@ def rank(q: Queue, bucket_rates: dict[str, float], limit: int, now_s: float) -> 
         yield
         fks = q.drr.keys
         rates, last_seen = kr.rates, kr.last_seen  # a roll replaces these dicts
-        rows = []
-        for k in names[i:i + SLICE_KEYS]:
+        chunk = names[i:i + SLICE_KEYS]
+        for k in chunk:
             fk = fks.get(k)
             if fk is not None:
                 acc.add(fk.weight, fk.groups)
-                rows.append((-fk.count, -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
-            else:
-                rows.append((0, -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
-        best = heapq.nsmallest(limit, best + rows)
+        best = heapq.nsmallest(limit, best + [busiest_first(k, fks, rates, last_seen)
+                                              for k in chunk])
     sol = solve(acc, capacity(q))
     fks = q.drr.keys
     shares = {}

@@ -201,9 +201,9 @@ def _key_rows(broker: Broker, q: Queue, limit: int, recent: bool) -> tuple[list[
         names = set(fks) | set(rates)
         if recent:
             names |= kr.recent(_now_s(broker))
-        ranked = heapq.nsmallest(limit + 1, names, key=lambda k: (
-            -(fks[k].count if k in fks else 0), -rates.get(k, 0.0), -last_seen.get(k, 0.0), k))
-        top, rest_size = ranked[:limit], len(names) - min(limit, len(names))
+        top = heapq.nsmallest(limit, names, key=lambda k: key_ranking.busiest_first(
+            k, fks, rates, last_seen))
+        rest_size = len(names) - len(top)
         shares = key_shares(broker, q)
     total_rate = sum(rates.values())
     rows = []

@@ -26,18 +26,21 @@ def translate(exc: grpc.RpcError) -> errors.FilaError:
     return err
 
 
-def _retry_after_s(exc: grpc.RpcError) -> float | None:
+def trailer(exc: grpc.RpcError, name: str) -> str | None:
+    """A trailing-metadata value of a failed call, if it has one."""
     try:
         md = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
-    except Exception:
+    except Exception:  # a call that never started has none
         return None
     for key, value in md or ():
-        if key == "retry-after-ms":
-            try:
-                return int(value) / 1000.0
-            except ValueError:
-                return None
+        if key == name and value:
+            return str(value)
     return None
+
+
+def _retry_after_s(exc: grpc.RpcError) -> float | None:
+    value = trailer(exc, "retry-after-ms")
+    return int(value) / 1000.0 if value is not None and value.isdigit() else None
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import grpc
 
+from fila.client._errors import trailer
+
 log = logging.getLogger("fila.client")
 
 
@@ -50,14 +52,7 @@ MAX_REDIRECTS = 3  # per call: a redirect loop between nodes ends with the error
 def leader_of(exc: grpc.RpcError) -> str | None:
     """The node a refused call names as the one to ask (the original broker's cluster
     redirect, trailing metadata `x-fila-leader-addr`), if any."""
-    try:
-        md = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
-    except Exception:  # a call that never started has none
-        return None
-    for key, value in md or ():
-        if key == LEADER_TRAILER and value:
-            return str(value)
-    return None
+    return trailer(exc, LEADER_TRAILER)
 
 
 def retryable(exc: grpc.RpcError) -> bool:
