@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from bench import (
     lifecycle,
     machine,
     observability,
+    profile,
     recovery,
     scheduling,
     throughput,
@@ -91,6 +93,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
                    help=f"where to write results (default {DEFAULT_JSON.relative_to(ROOT)})")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--profile", action="store_true",
+                   help="sample the server with py-spy in each measured window; its top frames "
+                        "go into the rows' notes")
     return p.parse_args(argv)
 
 
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{sc.name:<14} {sc.about}")
         return 0
     scenarios = _selected(args.only)
+    if args.profile:
+        os.environ[profile.ENV] = "1"
     settings = QUICK if args.quick else FULL
     started = datetime.now(UTC)
     about_machine = machine.describe()

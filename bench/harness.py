@@ -18,10 +18,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, Protocol
+
+from bench import profile
 
 ROOT = Path(__file__).resolve().parent.parent
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
@@ -255,6 +257,7 @@ class Window:
     server_cpu_s: float | None
     client_cpu_s: float
     complete: bool = True  # False: the work ran out before the window was over
+    profile: list[tuple[float, str]] = field(default_factory=list)  # top server frames (--profile)
 
     @classmethod
     def between(cls, a: _Snapshot, b: _Snapshot, complete: bool) -> Window:
@@ -276,6 +279,8 @@ class Window:
             parts.append(f"client {self.client_cpu_s / self.seconds:.2f} cores")
         if not self.complete:
             parts.append("ran out of work early")
+        if self.profile:
+            parts.append(profile.note(self.profile))
         return "; ".join(parts)
 
 
@@ -306,6 +311,12 @@ async def measure(
     start = _snapshot(counters, server, clients)
     if await _wait(done, warmup_s):
         return Window.between(start, _snapshot(counters, server, clients), complete=False)
+    sampling = None
+    if profile.enabled() and server is not None and server.proc is not None:
+        sampling = profile.Sampling(server.proc.pid, measure_s)
     opened = _snapshot(counters, server, clients)
     ran_out = await _wait(done, measure_s)
-    return Window.between(opened, _snapshot(counters, server, clients), complete=not ran_out)
+    window = Window.between(opened, _snapshot(counters, server, clients), complete=not ran_out)
+    if sampling is not None:
+        window.profile = await asyncio.to_thread(sampling.top)
+    return window

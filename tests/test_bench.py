@@ -100,3 +100,32 @@ def test_fake_broker_splits_batches() -> None:
     msgs = [service_pb2.EnqueueRequest(queue="q", payload=b"x" * n) for n in (0, 1, 300)]
     raw = service_pb2.EnqueueBatchRequest(messages=msgs).SerializeToString()
     assert _items(raw) == [m.SerializeToString() for m in msgs]
+
+
+def test_profile_names_the_busiest_frames(tmp_path: Path) -> None:
+    """--profile samples the server in each measured window; its top frames go into the notes."""
+    out = tmp_path / "results.json"
+    proc = _bench("--quick", "--profile", "--only", "batch-enqueue", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    [scenario] = json.loads(out.read_text())["scenarios"]
+    notes = scenario["rows"][0]["notes"]
+    assert "profile (own samples): " in notes
+    top = notes.split("profile (own samples): ")[1]
+    assert "%" in top and "(" in top  # "12% Broker.enqueue_many (engine/broker.py), ..."
+
+
+def test_top_frames_rank_innermost_frames_by_samples() -> None:
+    from bench.profile import top_frames
+
+    raw = ("main (a/x.py:1);f (fila/engine/broker.py:10) 6\n"
+           "main (a/x.py:1);g (fila/server/hot_path.py:3) 3\n"
+           "main (a/x.py:1) 1\n")
+    assert top_frames(raw, 2) == [(0.6, "f (engine/broker.py)"), (0.3, "g (server/hot_path.py)")]
+
+
+def test_server_cost_drives_the_real_handlers() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.server_cost", "--messages", "3000"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("3,000 messages, batches of 100, 1000 keys: ")
+    assert "µs of CPU per message" in proc.stdout
