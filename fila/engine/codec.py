@@ -39,6 +39,14 @@ class IdGenerator:
         self.last_seq = last_seq
         self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
         self._tail = (0b10 << 62) | (int.from_bytes(os.urandom(8), "big") & ((1 << 58) - 1))
+        # The text id is built from parts made once (this runs once per message): the
+        # millisecond's part (cached for the current one), the counter's high 12 bits, and
+        # the tail, which depends only on the counter's low 4 bits.
+        self._ms = -1
+        self._ms_part = ""
+        self._mid_parts = [f"{c:03x}" for c in range(4096)]
+        tails = [f"{self._tail | (c << 58):016x}" for c in range(16)]
+        self._tail_parts = [f"-{t[:4]}-{t[4:]}" for t in tails]
 
     def next_seq(self) -> int:
         seq = self._wall_ms() << 16
@@ -48,6 +56,15 @@ class IdGenerator:
         return seq
 
     def message_id(self, seq: int) -> str:
+        ms = seq >> 16
+        if ms != self._ms:
+            h = f"{ms:012x}"
+            self._ms, self._ms_part = ms, f"{h[:8]}-{h[8:]}-7"
+        counter = seq & 0xFFFF
+        return self._ms_part + self._mid_parts[counter >> 4] + self._tail_parts[counter & 0xF]
+
+    def message_id_reference(self, seq: int) -> str:
+        """The same id, spelled out as the UUIDv7 layout says (for tests of the fast one)."""
         counter = seq & 0xFFFF
         tail = self._tail | ((counter & 0xF) << 58)
         h = f"{seq >> 16:012x}7{counter >> 4:03x}{tail:016x}"
