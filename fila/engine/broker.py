@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from fila.engine import codec, key_ranking, keys, recovery
@@ -40,7 +40,7 @@ from fila.engine.rules import LuaLimits
 from fila.engine.runtime_config import RuntimeConfig
 from fila.engine.staging import Staging, roll_back
 from fila.engine.storage import Storage
-from fila.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
+from fila.errors import FilaError, InvalidArgument, NotFound, ResourceExhausted, Unavailable
 
 log = logging.getLogger("fila.engine")
 
@@ -72,6 +72,11 @@ class BrokerSettings:
     # A stream whose leased messages wait this long without it taking any is closed, and
     # they go back to the queue ([lease] stall_timeout_ms).
     stall_ms: int = 30_000
+
+
+# What enqueue_many takes per message: queue, headers, payload, and optionally the headers and
+# payload already serialized (see Broker.enqueue).
+EnqueueItem = tuple[str, dict[str, str], bytes, "bytes | None"]
 
 
 @dataclass
@@ -275,34 +280,76 @@ class Broker(HookPolicy, AdminOps, Leasing):
         `body` may carry headers and payload already serialized (Message fields 2 and 3, as
         `codec.strip_queue` cuts them from an EnqueueRequest), saving a re-encode.
         """
-        q = self.queues.get(queue) or self.queue(queue)
-        self._check_message(headers, payload)
-        if self.pending_bytes >= self.settings.limits.max_pending_bytes:
-            self._check_room()
-        fkey, weight, tkeys = self._decide_enqueue(q, headers, len(payload))
-        seq = self.ids.next_seq()
-        mid = self.ids.message_id(seq)
-        now_ms = seq >> 16
-        if body is None:
-            body = codec.request_body(headers, payload)
-        data = q.encoder.encode(mid, body, fkey, weight, tkeys, now_ms)
-        e = Entry(seq, mid, data, fkey, weight, tkeys, 0, now_ms)
-        e.meta_at = codec.STORED_HEAD + len(body)  # where encode() put the metadata
-        # stage.put and stage.undo, inlined: this runs once per message
-        stage = self.stage
-        stage.batch.put(keys.message(q.qid, seq), data)
-        stage.ops += 1
-        stage.log.append((self._unenqueue, (q, e)))
-        q.drr.push(e)
-        e.home = q  # q.arrive(e), inlined: its seq is the newest
-        arrivals = q.arrivals
-        arrivals.append(e)
-        if len(arrivals) > q.index_limit:
-            q.tidy_index()
-        q.stats.enqueued += 1
-        self.pending_bytes += len(data)
-        self._dirty.add(q)
-        return mid
+        result = self.enqueue_many([(queue, headers, payload, body)])[0]
+        if isinstance(result, FilaError):
+            raise result
+        return result
+
+    def enqueue_many(self, items: Sequence[EnqueueItem]) -> list[str | FilaError]:
+        """Accept messages (queue, headers, payload, body as for `enqueue`), each on its own:
+        per item its id, or the error that refused it. Durable once batch `pending_batch` is.
+
+        Consecutive messages of one queue go through its on_enqueue hook in one call into Lua
+        (fila.engine.hooks); the rest is per message."""
+        results: list[str | FilaError | None] = [None] * len(items)
+        run: list[int] = []  # indexes of valid messages of one queue, in order
+        run_q: Queue | None = None
+        for i, (queue, headers, payload, _) in enumerate(items):
+            try:
+                q = self.queues.get(queue) or self.queue(queue)
+                self._check_message(headers, payload)
+            except FilaError as exc:
+                results[i] = exc
+                continue
+            if q is not run_q and run:
+                self._enqueue_run(run_q, run, items, results)  # type: ignore[arg-type]
+                run = []
+            run_q = q
+            run.append(i)
+        if run:
+            self._enqueue_run(run_q, run, items, results)  # type: ignore[arg-type]
+        return results  # type: ignore[return-value]
+
+    def _enqueue_run(self, q: Queue, run: list[int], items: Sequence[EnqueueItem],
+                     results: list[str | FilaError | None]) -> None:
+        decisions = self._decide_enqueue_many(q, [items[i][1] for i in run],
+                                              [len(items[i][2]) for i in run])
+        max_pending = self.settings.limits.max_pending_bytes
+        ids, stage, encode = self.ids, self.stage, q.encoder.encode
+        batch_put, log, arrivals, push = stage.batch.put, stage.log, q.arrivals, q.drr.push
+        qid, unenqueue, stats = q.qid, self._unenqueue, q.stats
+        accepted = 0
+        for i, (fkey, weight, tkeys) in zip(run, decisions, strict=True):
+            if self.pending_bytes >= max_pending:
+                try:
+                    self._check_room()
+                except ResourceExhausted as exc:
+                    results[i] = exc
+                    continue
+            _, headers, payload, body = items[i]
+            seq = ids.next_seq()
+            mid = ids.message_id(seq)
+            now_ms = seq >> 16
+            if body is None:
+                body = codec.request_body(headers, payload)
+            data = encode(mid, body, fkey, weight, tkeys, now_ms)
+            e = Entry(seq, mid, data, fkey, weight, tkeys, 0, now_ms)
+            e.meta_at = codec.STORED_HEAD + len(body)  # where encode() put the metadata
+            # stage.put and stage.undo, inlined: this runs once per message
+            batch_put(keys.message(qid, seq), data)
+            log.append((unenqueue, (q, e)))
+            push(e)
+            e.home = q  # q.arrive(e), inlined: its seq is the newest
+            arrivals.append(e)
+            self.pending_bytes += len(data)
+            results[i] = mid
+            accepted += 1
+        if accepted:
+            stage.ops += accepted
+            stats.enqueued += accepted
+            if len(arrivals) > q.index_limit:
+                q.tidy_index()
+            self._dirty.add(q)
 
     def _unenqueue(self, q: Queue, e: Entry) -> None:
         q.drr.remove(e)

@@ -45,29 +45,48 @@ class HookPolicy:
         return self.clock.mono_ms() / 1000.0
 
     def _decide_enqueue(self, q: Queue, headers: dict[str, str], payload_size: int) -> EnqueueDecision:
+        return self._decide_enqueue_many(q, [headers], [payload_size])[0]
+
+    def _decide_enqueue_many(self, q: Queue, headers: list[dict[str, str]],
+                             payload_sizes: list[int]) -> list[EnqueueDecision]:
+        """on_enqueue's decision for each message, in order: runs of messages go into Lua in
+        one call (a call across costs more than a typical hook), each still its own hook call.
+        While the breaker has seen failures, messages go one at a time, so each one's outcome
+        decides whether the next runs, exactly as if every message were its own call."""
         rules = q.rules
+        n = len(payload_sizes)
         if not rules.has_on_enqueue:
-            return DEFAULT_DECISION
+            return [DEFAULT_DECISION] * n
         breaker = q.enqueue_breaker
-        if breaker.failures and not breaker.allows(self._now_s()):
-            return DEFAULT_DECISION
         stat = q.on_enqueue_stat
-        stat.calls += 1
-        # Time one call in LATENCY_SAMPLE: percentiles need samples, not every call.
-        timed = not stat.calls % LATENCY_SAMPLE or stat.calls < LATENCY_SAMPLE
-        t0 = time.perf_counter_ns() if timed else 0
-        try:
-            decision = rules.on_enqueue(headers, payload_size, q.name)
-        except HookError as exc:
-            stat.errors += 1
-            self._hook_failed(q, "on_enqueue", breaker, exc, self._now_s())
-            return DEFAULT_DECISION
-        finally:
+        out: list[EnqueueDecision] = []
+        while len(out) < n:
+            at = len(out)
+            if breaker.failures:
+                if not breaker.allows(self._now_s()):
+                    out.append(DEFAULT_DECISION)
+                    continue
+                upto = at + 1
+            else:
+                upto = n
+            # Time one run in LATENCY_SAMPLE (a unary enqueue is a run of one): percentiles
+            # need samples, not every call; a longer run gives its mean per message.
+            stat.runs += 1
+            timed = not stat.runs % LATENCY_SAMPLE or stat.runs < LATENCY_SAMPLE
+            t0 = time.perf_counter_ns() if timed else 0
+            decisions, error = rules.on_enqueue_many(headers[at:upto], payload_sizes[at:upto], q.name)
+            ran = len(decisions) + (error is not None)
+            stat.calls += ran
             if timed:
-                stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000)
-        if breaker.failures:
-            breaker.success()
-        return decision
+                stat.latency_us.observe((time.perf_counter_ns() - t0) / 1000 / ran)
+            out += decisions
+            if decisions and breaker.failures:
+                breaker.success()
+            if error is not None:
+                stat.errors += 1
+                self._hook_failed(q, "on_enqueue", breaker, error, self._now_s())
+                out.append(DEFAULT_DECISION)
+        return out
 
     def _hook_failed(self, q: Queue, hook: str, breaker: Any, exc: Exception, now: float) -> None:
         first = breaker.failures == 0

@@ -59,10 +59,11 @@ class Histogram:
 class HookStat:
     """Calls, errors and latency of one Lua hook of one queue."""
 
-    __slots__ = ("calls", "errors", "latency_us")
+    __slots__ = ("calls", "errors", "latency_us", "runs")
 
     def __init__(self) -> None:
         self.calls = 0
+        self.runs = 0  # calls into Lua (one may run the hook for several messages)
         self.errors = 0
         self.latency_us = Histogram(LUA_BUCKETS_US)
 

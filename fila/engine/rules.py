@@ -126,28 +126,53 @@ class QueueRules:
 
     def on_enqueue(self, headers: dict[str, str], payload_size: int, queue: str) -> EnqueueDecision:
         """Run on_enqueue; raise HookError if it fails or returns something unusable."""
-        if self._on_enqueue is None:
-            return DEFAULT_DECISION
-        lua = self._lua
-        t0 = time.monotonic()
+        decisions, error = self.on_enqueue_many([headers], [payload_size], queue)
+        if error is not None:
+            raise error
+        return decisions[0]
+
+    def on_enqueue_many(self, headers: list[dict[str, str]], payload_sizes: list[int],
+                        queue: str) -> tuple[list[EnqueueDecision], HookError | None]:
+        """Run on_enqueue for each message, in order, in one call into Lua (each message is
+        still its own hook call: fresh globals, its own budget and time limit). Stops at the
+        first message whose hook fails: returns the decisions before it and its HookError
+        (None if every message got one)."""
+        if self._on_enqueue is None or not payload_sizes:
+            return [DEFAULT_DECISION] * len(payload_sizes), None
+        table = self._lua.table_from
         try:
-            result = self._api.on_enqueue(
-                self._on_enqueue, lua.table_from(headers), payload_size, queue, t0
-            )
+            # One table per message, not table_from(headers, recursive=True): lupa 2.8 turns a
+            # dict that appears twice in the list into an empty table the second time.
+            flat = self._api.on_enqueue_many(self._on_enqueue, table([table(h) for h in headers]),
+                                             table(payload_sizes), queue)
         except Exception as exc:  # e.g. LuaMemoryError raised past the sandbox
-            raise HookError(f"on_enqueue: {exc}") from exc
-        self._check_time("on_enqueue", t0)
-        if result[0] is not True:
-            raise HookError(f"on_enqueue: {result[1]}")
-        # Fast path for the usual shape: a short string key, no weight or an int, no throttle keys.
-        key = result[1]
-        if len(result) == 3 and type(key) is str and 0 < len(key) <= MAX_KEY_BYTES // 4:
-            weight = result[2]
-            if weight is None:
-                return EnqueueDecision(key, 1, ())
-            if type(weight) is int and 1 <= weight <= MAX_WEIGHT:
-                return EnqueueDecision(key, weight, ())
-        return _decision(result)
+            return [], HookError(f"on_enqueue: {exc}")
+        if type(flat) is not tuple:
+            flat = (flat,)
+        decisions: list[EnqueueDecision] = []
+        append = decisions.append
+        i, n = 0, len(flat)
+        while i < n:
+            if flat[i] is not True:
+                return decisions, HookError(f"on_enqueue: {flat[i + 1]}")
+            key, weight, ntk = flat[i + 1], flat[i + 2], flat[i + 3]
+            # Fast path for the usual shape: a short string key, no weight or an int, no
+            # throttle keys.
+            if not ntk and type(key) is str and 0 < len(key) <= MAX_KEY_BYTES // 4:
+                if weight is None:
+                    append(EnqueueDecision(key, 1, ()))
+                    i += 4
+                    continue
+                if type(weight) is int and 1 <= weight <= MAX_WEIGHT:
+                    append(EnqueueDecision(key, weight, ()))
+                    i += 4
+                    continue
+            try:
+                append(_decision(key, weight, flat[i + 4:i + 4 + ntk]))
+            except HookError as exc:
+                return decisions, exc
+            i += 4 + ntk
+        return decisions, None
 
     def on_failure(
         self, headers: dict[str, str], message_id: str, attempts: int, queue: str, error: str
@@ -178,8 +203,7 @@ class QueueRules:
         return action, delay
 
 
-def _decision(result: tuple[Any, ...]) -> EnqueueDecision:
-    key, weight = result[1], result[2]
+def _decision(key: Any, weight: Any, throttle: tuple[Any, ...]) -> EnqueueDecision:
     if key is None:
         key = DEFAULT_FAIRNESS_KEY
     elif not isinstance(key, str):
@@ -195,7 +219,6 @@ def _decision(result: tuple[Any, ...]) -> EnqueueDecision:
         weight = int(weight)
     if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT:
         raise HookError(f"on_enqueue: weight must be an integer 1..{MAX_WEIGHT}, got {weight!r}")
-    throttle = result[3:]
     if len(throttle) > MAX_THROTTLE_KEYS:
         raise HookError(f"on_enqueue: at most {MAX_THROTTLE_KEYS} throttle_keys")
     for tk in throttle:

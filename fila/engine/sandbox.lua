@@ -278,28 +278,58 @@ function api.compile(source, chunkname, required_function)
   return true, { defined = defined, reset = reset }
 end
 
--- on_enqueue: returns true, fairness_key, weight, throttle_key... or false, error.
-function api.on_enqueue(script, headers, payload_size, queue, t0)
+-- on_enqueue for a run of messages, in one call from Python (a call across costs more than a
+-- typical hook). Each message still runs as its own call: fresh globals, its own instruction
+-- budget and time limit (from its start, which is when the one before it ended; a call into
+-- C that overran the limit fails afterwards, as if the hook had raised). Returns, per message
+-- in order, true, fairness_key, weight, n, throttle_key_1..n; it stops at the first message whose hook fails, ending with
+-- false, error for that one: Python's circuit breaker decides whether the rest run at all.
+local ended = 0 -- when the last hook call of a run ended: the next one's start
+local function one_enqueue(script, msg, out, o, t0)
   script.reset()
   start(t0)
-  local ok, r = pcall(script.defined.on_enqueue,
-    { headers = headers, payload_size = payload_size, queue = queue })
+  local ok, r = pcall(script.defined.on_enqueue, msg)
   stop()
-  if not ok then return false, describe(r) end
-  if type(r) ~= "table" then return false, "on_enqueue must return a table, got " .. type(r) end
+  ended = now()
+  if not ok then return nil, describe(r) end
+  local took = ended - t0
+  if took > seconds then
+    return nil, "ran " .. math.floor(took * 1000 + 0.5) .. " ms, over its time limit of "
+      .. math.floor(seconds * 1000 + 0.5) .. " ms"
+  end
+  if type(r) ~= "table" then return nil, "on_enqueue must return a table, got " .. type(r) end
   -- Read the result raw: a metamethod would run outside the budget.
-  local key, weight, tks = rawget(r, "fairness_key"), rawget(r, "weight"), rawget(r, "throttle_keys")
-  if tks == nil then return true, key, weight end
+  local tks = rawget(r, "throttle_keys")
+  out[o + 1], out[o + 2], out[o + 3] = true, rawget(r, "fairness_key"), rawget(r, "weight")
+  if tks == nil then
+    out[o + 4] = 0
+    return o + 4
+  end
   if type(tks) ~= "table" then
-    return false, "throttle_keys must be a list of strings, got " .. type(tks)
+    return nil, "throttle_keys must be a list of strings, got " .. type(tks)
   end
   local n = rawlen(tks)
   if n > MAX_THROTTLE_KEYS then
-    return false, "at most " .. MAX_THROTTLE_KEYS .. " throttle_keys, got " .. n
+    return nil, "at most " .. MAX_THROTTLE_KEYS .. " throttle_keys, got " .. n
   end
-  local list = {}
-  for i = 1, n do list[i] = rawget(tks, i) end
-  return true, key, weight, unpack(list, 1, n)
+  out[o + 4] = n
+  for i = 1, n do out[o + 4 + i] = rawget(tks, i) end
+  return o + 4 + n
+end
+
+function api.on_enqueue_many(script, headers, sizes, queue)
+  local out, o = {}, 0
+  ended = now()
+  for i = 1, #sizes do
+    local next_o, err = one_enqueue(script,
+      { headers = headers[i], payload_size = sizes[i], queue = queue }, out, o, ended)
+    if not next_o then
+      out[o + 1], out[o + 2] = false, err
+      return unpack(out, 1, o + 2)
+    end
+    o = next_o
+  end
+  return unpack(out, 1, o)
 end
 
 -- on_failure: returns true, action, delay_ms or false, error.
