@@ -54,6 +54,15 @@ class _Context:
         raise RuntimeError(f"{code}: {details}")
 
 
+def _serialized(response: Any) -> bytes:
+    """What gRPC sends: the handler's bytes, or its message serialized."""
+    return response if type(response) is bytes else response.SerializeToString()
+
+
+async def _answer(call: Any) -> bytes:
+    return _serialized(await call)
+
+
 def _requests(batch: int, keys: int, payload_bytes: int) -> list[bytes]:
     body = payload(payload_bytes)
     out = []
@@ -86,7 +95,7 @@ async def _run(messages: int, batch: int, keys: int, payload_bytes: int, hook: s
         async def produce() -> None:
             ctx = _Context()
             for i in range(messages // batch):
-                await hot.enqueue_batch(parse_enqueue(requests[i % len(requests)]), ctx)
+                _serialized(await hot.enqueue_batch(parse_enqueue(requests[i % len(requests)]), ctx))
 
         async def consume() -> None:
             nonlocal acked
@@ -96,7 +105,7 @@ async def _run(messages: int, batch: int, keys: int, payload_bytes: int, hook: s
             async for raw in stream:
                 ids = [m.id for m in parse_lease(raw).messages]
                 ack = pb.AckBatchRequest(queue=QUEUE, message_ids=ids).SerializeToString()
-                t = asyncio.create_task(hot.ack_batch(parse_ack(ack), ctx))
+                t = asyncio.create_task(_answer(hot.ack_batch(parse_ack(ack), ctx)))
                 pending.add(t)
                 t.add_done_callback(pending.discard)
                 acked += len(ids)
