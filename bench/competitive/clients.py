@@ -122,7 +122,7 @@ def _redis_producer(role: Role, count: Any, ready: Any, stop: Any) -> None:
     import redis
 
     r = redis.Redis(port=role.port)
-    fields = {"p": _payload(role.payload_bytes)}
+    fields: dict[Any, Any] = {"p": _payload(role.payload_bytes)}  # redis-py types fields invariantly
     ready.set()
     while not stop.is_set():
         pipe = r.pipeline(transaction=False)
