@@ -45,7 +45,8 @@ from fila.errors import FilaError, InvalidArgument, NotFound, ResourceExhausted,
 log = logging.getLogger("fila.engine")
 
 HOUSEKEEPING_MS = 1000
-CHORE_SLICE_S = 0.002  # background work (key rankings) per turn, at most about this long
+CHORE_SLICE_S = 0.002
+LEASE_NO_BITS = 32  # leases one process may hand out per millisecond it ran  # background work (key rankings) per turn, at most about this long
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,10 @@ class Broker(HookPolicy, AdminOps, Leasing):
         self._lease_items = 0
         self._compact_at = COMPACT_SLACK
         self._stall_heap: list[StallItem] = []
-        self._lease_no = 0
+        # Lease numbers (a delivery's lease id) start at this process's start time, high
+        # bits: a lease id handed out before a restart never names a delivery after it, so an
+        # ack carrying a stale one is refused instead of acking someone else's redelivery.
+        self._lease_no = self._lease_base = self.clock.wall_ms() << LEASE_NO_BITS
         self._dirty: set[Queue] = set()
         # Per-turn work must not grow with idle queues: queues whose rates still move (rolled
         # by housekeeping), and a heap of when queues' delayed messages are due.

@@ -69,6 +69,7 @@ class Leasing:
     _compact_at: int
     _stall_heap: list[StallItem]
     _lease_no: int
+    _lease_base: int
     _next_cid: int
 
     if TYPE_CHECKING:
@@ -375,7 +376,8 @@ class Leasing:
             c.leased += 1
             leased += 1
             window[e.fkey] = window.get(e.fkey, 0) + 1
-            if not e.attempts and (not lease_no % LATENCY_SAMPLE or lease_no < 4 * LATENCY_SAMPLE):
+            if not e.attempts and (not lease_no % LATENCY_SAMPLE
+                                   or lease_no - self._lease_base < 4 * LATENCY_SAMPLE):
                 observe_latency(wall - e.enqueued_ms)
             if not box:
                 woken.append(c)

@@ -536,3 +536,23 @@ def test_extending_leases_again_and_again_keeps_the_lease_heap_bounded(eng: Engi
     assert sum(len(item[2]) for item in b._lease_heap) == b._lease_items
     eng.advance(12 * 3600 * 1000 + 1)
     assert b.queue("q").stats.expired == 2000  # every lease still expires, once
+
+
+def test_a_lease_id_from_before_a_restart_does_not_ack_the_redelivery(eng: Engine) -> None:
+    eng.queue()
+    before = eng.stream("q")
+    mid = eng.enqueue("q")
+    eng.turn()
+    before.read()
+    stale = before.lease_ids[mid]
+    eng.clock.advance(1)  # a restart takes at least a millisecond
+    eng.restart()
+    after = eng.stream("q")
+    eng.turn()
+    after.read()
+    assert after.lease_ids[mid] != stale  # the redelivery has a lease id of its own
+    with pytest.raises(FailedPrecondition, match="not the current lease"):
+        eng.broker.ack("q", mid, stale)
+    eng.broker.ack("q", mid, after.lease_ids[mid])
+    eng.turn()
+    eng.check()
