@@ -15,3 +15,9 @@ echo "== Go SDK (sdks/go)"
 ./sdks/go/test.sh
 echo "== JavaScript SDK (sdks/js)"
 ./sdks/js/test.sh
+echo "== Ruby SDK (sdks/ruby)"
+./sdks/ruby/test.sh
+echo "== Rust SDK (sdks/rust)"
+./sdks/rust/test.sh
+echo "== Java SDK (sdks/java)"
+./sdks/java/test.sh
