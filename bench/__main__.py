@@ -29,6 +29,7 @@ from bench import (
     lifecycle,
     machine,
     observability,
+    original,
     profile,
     recovery,
     scheduling,
@@ -79,6 +80,8 @@ SCENARIOS = [
              "1,000,000 pending messages: broker RSS; kill -9 and restart to first lease"),
     Scenario("metrics-overhead", observability.metrics_overhead,
              "the batched lifecycle with /metrics off vs scraped every second"),
+    Scenario("original", original.original,
+             "Fila beside the original Rust broker (../shared/peers), 1 msg/RPC, same run"),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
