@@ -238,9 +238,11 @@ def main() -> int:
     cmd = nuitka_command(args.python, entry, args.jobs, bid)
 
     env = dict(os.environ)
-    # The venv's editable install of fila is an import hook Nuitka does not read: put the
-    # checkout itself on the path.
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # The venv's editable installs of fila (the broker) and fila-client (the SDK: fila.client,
+    # fila.v1) are import hooks Nuitka does not read: put both source trees on the path (each
+    # is a part of the `fila` namespace package).
+    paths = [str(ROOT), str(ROOT / "sdks" / "python")]
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     log(f"{nuitka_version}; build id {bid}")
     log("running: " + " ".join(cmd))
     started = time.monotonic()
