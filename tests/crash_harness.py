@@ -19,7 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
+
 from fila.client import Client, FilaError, QueueConfig
+from fila.v1 import admin_pb2, admin_pb2_grpc, service_pb2, service_pb2_grpc
 from tests.fila_process import FilaProcess
 
 QUEUE = "jobs"
@@ -89,6 +92,37 @@ class CrashLoop:
                     except FilaError:
                         return
 
+    def _batch_producer(self, stop: threading.Event) -> None:
+        """EnqueueBatch of 20, as batching clients send: each id it answers is confirmed."""
+        led = self.ledger
+        with grpc.insecure_channel(self.proc.addr) as channel:
+            stub = service_pb2_grpc.FilaServiceStub(channel)
+            i = 0
+            while not stop.is_set():
+                msgs = [service_pb2.EnqueueRequest(queue=QUEUE, payload=f"b-{i}-{j}".encode(),
+                                                   headers={"tenant": ("a", "b", "slow")[j % 3]})
+                        for j in range(20)]
+                try:
+                    resp = stub.EnqueueBatch(service_pb2.EnqueueBatchRequest(messages=msgs),
+                                             timeout=3)
+                except grpc.RpcError:
+                    return
+                with led.lock:
+                    led.enqueued.update(r.message_id for r in resp.results
+                                        if not r.HasField("error"))
+                i += 1
+                if i % 5 == 0:
+                    while self._depth(channel) > MAX_BACKLOG and not stop.is_set():
+                        time.sleep(0.01)
+
+    def _depth(self, channel: grpc.Channel) -> int:
+        try:
+            stats = admin_pb2_grpc.FilaAdminStub(channel).GetStats(
+                admin_pb2.GetStatsRequest(queue=QUEUE), timeout=3)
+        except grpc.RpcError:
+            return 0
+        return int(stats.depth)
+
     def _consumer(self, stop: threading.Event) -> None:
         led = self.ledger
         rng = random.Random(self.rng.random())
@@ -140,6 +174,7 @@ class CrashLoop:
     def cycle(self, min_s: float = 0.4, max_s: float = 1.2) -> None:
         stop = threading.Event()
         threads = [threading.Thread(target=self._producer, args=(stop, n)) for n in range(2)]
+        threads.append(threading.Thread(target=self._batch_producer, args=(stop,)))
         threads += [threading.Thread(target=self._consumer, args=(stop,)) for _ in range(2)]
         threads.append(threading.Thread(target=self._admin, args=(stop, self.cycles_done)))
         for t in threads:
