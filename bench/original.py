@@ -15,6 +15,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,8 +45,6 @@ class Original(ServerProcess):
         self.binary = binary
 
     def start(self, timeout_s: float = 30.0) -> Original:
-        import tempfile
-
         self._tmp = tempfile.TemporaryDirectory(prefix="fila-bench-original-")
         work = Path(self._tmp.name)
         exe = work / "fila-server-original"

@@ -45,8 +45,8 @@ from fila.errors import FilaError, InvalidArgument, NotFound, ResourceExhausted,
 log = logging.getLogger("fila.engine")
 
 HOUSEKEEPING_MS = 1000
-CHORE_SLICE_S = 0.002
-LEASE_NO_BITS = 32  # leases one process may hand out per millisecond it ran  # background work (key rankings) per turn, at most about this long
+CHORE_SLICE_S = 0.002  # background work (key rankings) per turn, at most about this long
+LEASE_NO_BITS = 32  # leases one process may hand out per millisecond it ran
 
 
 @dataclass(frozen=True)
@@ -296,8 +296,7 @@ class Broker(HookPolicy, AdminOps, Leasing):
         Consecutive messages of one queue go through its on_enqueue hook in one call into Lua
         (fila.engine.hooks); the rest is per message."""
         results: list[str | FilaError | None] = [None] * len(items)
-        run: list[int] = []  # indexes of valid messages of one queue, in order
-        run_q: Queue | None = None
+        runs: list[tuple[Queue, list[int]]] = []  # valid messages by queue, in order
         for i, (queue, headers, payload, _) in enumerate(items):
             try:
                 q = self.queues.get(queue) or self.queue(queue)
@@ -305,14 +304,13 @@ class Broker(HookPolicy, AdminOps, Leasing):
             except FilaError as exc:
                 results[i] = exc
                 continue
-            if q is not run_q and run:
-                self._enqueue_run(run_q, run, items, results)  # type: ignore[arg-type]
-                run = []
-            run_q = q
-            run.append(i)
-        if run:
-            self._enqueue_run(run_q, run, items, results)  # type: ignore[arg-type]
-        return results  # type: ignore[return-value]
+            if runs and runs[-1][0] is q:
+                runs[-1][1].append(i)
+            else:
+                runs.append((q, [i]))
+        for q, run in runs:
+            self._enqueue_run(q, run, items, results)
+        return results  # type: ignore[return-value]  # every slot is filled by now
 
     def _enqueue_run(self, q: Queue, run: list[int], items: Sequence[EnqueueItem],
                      results: list[str | FilaError | None]) -> None:
