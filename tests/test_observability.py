@@ -53,6 +53,7 @@ def test_metrics_move_as_messages_flow(client: Client, server: FilaProcess) -> N
     assert value(text, "fila_lease_latency_milliseconds_count") >= 4
     assert value(text, "fila_storage_write_batch_size_count") > 0
     assert value(text, "fila_storage_sync_milliseconds_count") > 0
+    assert value(text, "fila_storage_paced") == 0  # a lone producer is never paced
     wait_for(lambda: 'fila_fairness_key_delivered_total{key="a",queue="q"}' in scrape(server),
              what="per-key delivered counter after a rate roll")
 

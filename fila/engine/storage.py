@@ -135,7 +135,8 @@ class GroupCommitter:
 
     `submit(n)` says batch n has been written; `on_durable(n)` is called (from the committer
     thread) once batch n and every earlier one are on disk, or `on_error(n, exc)` if the sync
-    failed. One fsync covers every batch submitted while the previous one ran.
+    failed. One fsync covers every batch submitted while the previous one ran. If `pace`
+    says so (seconds, fila.server.pacing), a sync first waits that long for more batches.
     """
 
     def __init__(
@@ -143,8 +144,10 @@ class GroupCommitter:
         storage: Storage,
         on_durable: Callable[[int], None],
         on_error: Callable[[int, Exception], None],
+        pace: Callable[[], float] | None = None,
     ) -> None:
         self._storage = storage
+        self._pace = pace
         self._on_durable = on_durable
         self._on_error = on_error
         self._cond = threading.Condition()
@@ -168,6 +171,11 @@ class GroupCommitter:
                 if self._submitted <= self._synced and self._stopping:
                     return
                 target = self._submitted
+            wait = self._pace() if self._pace is not None else 0.0
+            if wait > 0:
+                time.sleep(wait)  # under load: more batches join this fsync
+                with self._cond:
+                    target = self._submitted
             try:
                 self._storage.sync_wal()
             except Exception as exc:  # report and carry on: the next sync may succeed

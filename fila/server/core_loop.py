@@ -4,7 +4,8 @@ gRPC handlers call the broker directly (it never awaits, so a call is atomic wit
 to every other handler) and then `poke()` so a turn (`Broker.turn()`) runs once the current
 burst of callbacks is done. Everything handlers staged in between goes out as one RocksDB
 write, and one group-commit fsync covers all batches written while the previous one ran. A
-handler that must not answer before its effect is on disk awaits `durable(n)`.
+handler that must not answer before its effect is on disk awaits `durable(n)`. Under load,
+turns and fsyncs are paced so each carries more (fila.server.pacing).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import deque
 from fila.engine import Broker, GroupCommitter, Storage, TurnResult, views
 from fila.errors import Unavailable
 from fila.server.metrics import StorageStats
+from fila.server.pacing import Pacer
 
 log = logging.getLogger("fila.server")
 
@@ -24,7 +26,8 @@ FAILED_KEPT = 10_000
 
 
 class CoreLoop:
-    def __init__(self, broker: Broker, storage: Storage, stats: StorageStats | None = None) -> None:
+    def __init__(self, broker: Broker, storage: Storage, stats: StorageStats | None = None,
+                 pacer: Pacer | None = None) -> None:
         self.broker = broker
         self.stats = stats or StorageStats()
         self._loop = asyncio.get_running_loop()
@@ -33,7 +36,10 @@ class CoreLoop:
         self._timer_at = 0.0
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._durable = 0
-        self._committer = GroupCommitter(storage, self._from_thread_durable, self._from_thread_error)
+        self.pacer = pacer or Pacer()
+        self._last_turn = 0.0  # loop time of the last turn (paced turns are PACE_S apart)
+        self._committer = GroupCommitter(storage, self._from_thread_durable, self._from_thread_error,
+                                         self.pacer.pace)
         self._closed = False
         self._sync_started: dict[int, float] = {}  # batch number -> when it was handed to sync
         self._failed: dict[int, Exception] = {}  # batch numbers whose write failed, recent
@@ -44,10 +50,17 @@ class CoreLoop:
         """Ask for a turn soon (coalesced: many pokes, one turn)."""
         if not self._scheduled and not self._closed:
             self._scheduled = True
+            pace = self.pacer.pace()
+            if pace:
+                at = self._last_turn + pace
+                if at > self._loop.time():
+                    self._loop.call_at(at, self._turn)  # what is staged meanwhile joins it
+                    return
             self._loop.call_soon(self._turn)
 
     def _turn(self) -> None:
         self._scheduled = False
+        self._last_turn = self._loop.time()
         self._settle(self.broker.turn())
 
     def _settle(self, result: TurnResult) -> None:
@@ -142,13 +155,17 @@ class CoreLoop:
             for m in started:
                 del self._sync_started[m]
         waiters = self._waiters
+        answered = 0
         while waiters and waiters[0][0] <= n:
             _, fut = waiters.popleft()
+            answered += 1
             if not fut.done():
                 if exc is None:
                     fut.set_result(None)
                 else:
                     fut.set_exception(Unavailable(f"not persisted: {exc}"))
+        self.pacer.synced(answered)
+        self.stats.paced = bool(self.pacer.pace_s)
 
     def _fail_batch(self, n: int, exc: Exception) -> None:
         log.error("storage write failed", extra={"error": str(exc)})

@@ -133,7 +133,10 @@ class BrokerCollector:
         _add_hist(write, [], s.write_ms)
         sync = _hist("fila_storage_sync_milliseconds", "WAL fsync (group commit) time.", [])
         _add_hist(sync, [], s.sync_ms)
-        yield from (batch, write, sync)
+        paced = GaugeMetricFamily("fila_storage_paced",
+                                  "1 while turns and fsyncs are paced under load.")
+        paced.add_metric([], int(s.paced))
+        yield from (batch, write, sync, paced)
         held = GaugeMetricFamily("fila_pending_bytes", "Bytes of messages the broker holds in memory.")
         held.add_metric([], b.pending_bytes)
         limit = GaugeMetricFamily("fila_pending_bytes_limit", "[limits] max_pending_bytes.")
@@ -194,10 +197,10 @@ class StorageStats:
     """Filled by the core loop as it writes and syncs."""
 
     def __init__(self) -> None:
-
         self.batch_size = Histogram(BATCH_BUCKETS)
         self.write_ms = Histogram(COMMIT_BUCKETS_MS)
         self.sync_ms = Histogram(COMMIT_BUCKETS_MS)
+        self.paced = False  # turns and fsyncs paced under load (fila.server.pacing)
 
 
 class MetricsServer:
