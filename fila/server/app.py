@@ -14,7 +14,7 @@ import grpc
 
 from fila.engine import Broker, Storage, views
 from fila.errors import FilaError
-from fila.server import tls
+from fila.server import gc_tuning, tls
 from fila.server.admin import Admin
 from fila.server.auth import Auth
 from fila.server.core_loop import CoreLoop
@@ -172,6 +172,7 @@ def run(settings: ServerSettings) -> int:
     """Run the server until a signal; returns the process exit code."""
     # A short switch interval lets the group-commit thread hand back fsync results promptly.
     sys.setswitchinterval(0.0005)
+    gc_tuning.tune()  # a backlog of messages is many long-lived objects
     try:
         asyncio.run(FilaServer(settings).serve())
     except FilaError as exc:
