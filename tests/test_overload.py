@@ -133,3 +133,24 @@ def test_graceful_shutdown_under_load_loses_nothing(tmp_path: Path) -> None:
         present = {m.id for m in c.peek("q", 10_000)}
     assert confirmed <= present
     proc.kill()
+
+
+def test_thousands_of_concurrent_unary_calls_are_all_answered(client: Client,
+                                                              server: FilaProcess) -> None:
+    """An old client acks every message on its own, and the Consume stream pushes up to 2,000
+    unacked per stream: eight streams mean up to 16,000 Ack RPCs at once. gRPC's core holds
+    calls the server has not picked up yet in a queue it caps at 3,000 by default and cancels
+    the rest (CANCELLED, no details); the broker raises that cap, so every call is answered."""
+    client.create_queue("q")
+
+    async def burst() -> list[object]:
+        async with grpc.aio.insecure_channel(server.addr) as ch:
+            hot = service_pb2_grpc.FilaServiceStub(ch)
+            calls = [hot.Enqueue(service_pb2.EnqueueRequest(queue="q", payload=str(i).encode()))
+                     for i in range(8000)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    answers = asyncio.run(burst())
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    assert not failed, f"{len(failed)} of 8000 failed, first: {failed[0]!r}"
+    assert client.get_stats("q").depth == 8000

@@ -29,6 +29,11 @@ GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
+    # Calls gRPC's core holds until the server picks them up: it caps them at 1,000 / 3,000 by
+    # default and cancels the rest (CANCELLED, no details). Old clients send an Ack RPC per
+    # message and a Consume stream pushes up to 2,000 unacked, so a few consumers reach that.
+    ("grpc.server.max_pending_requests", 50_000),
+    ("grpc.server.max_pending_requests_hard_limit", 100_000),
 ]
 SHUTDOWN_GRACE_S = 3.0
 
