@@ -124,9 +124,11 @@ class Context:
         raise AssertionError(f"aborted: {code} {details}")
 
 
-async def arrivals(storage: CountingStorage, pacer: Pacer, n: int) -> tuple[list[str], int]:
+async def arrivals(storage: CountingStorage, pacer: Pacer,
+                   n: int) -> tuple[list[str], int, bool]:
     """`n` unary Enqueue RPCs arriving one per loop iteration, as gRPC hands them over.
-    Returns their answers and how many batches were written for them."""
+    Returns their answers, how many batches were written for them, and whether the
+    `fila_storage_paced` gauge said so."""
     broker = Broker(storage)
     broker.create_queue("q", QueueSettings())
     core = CoreLoop(broker, storage, pacer=pacer)
@@ -141,8 +143,9 @@ async def arrivals(storage: CountingStorage, pacer: Pacer, n: int) -> tuple[list
     answers = await asyncio.gather(*calls)
     writes = storage.writes - written
     assert storage.syncs >= 1
+    gauge = core.stats.pace() > 0
     await core.close()
-    return [a.message_id for a in answers], writes
+    return [a.message_id for a in answers], writes, gauge
 
 
 @pytest.mark.parametrize("paced", [False, True])
@@ -150,10 +153,11 @@ def test_paced_turns_write_many_rpcs_at_once(tmp_path: Path, paced: bool) -> Non
     storage = CountingStorage(tmp_path)
     try:
         # A long pace, so that on a slow machine too every arrival falls inside the first one.
-        ids, writes = asyncio.run(arrivals(storage, FixedPace(0.5 if paced else 0.0), 40))
+        ids, writes, gauge = asyncio.run(arrivals(storage, FixedPace(0.5 if paced else 0.0), 40))
     finally:
         storage.close()
     assert len(set(ids)) == 40
+    assert gauge == paced
     if paced:
         assert writes <= 2  # one turn at once for the first, one paced turn for the rest
     else:

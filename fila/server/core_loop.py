@@ -37,6 +37,7 @@ class CoreLoop:
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._durable = 0
         self.pacer = pacer or Pacer()
+        self.stats.pace = self.pacer.pace  # for /metrics: whether it paces now
         self._last_turn = 0.0  # loop time of the last turn (paced turns are PACE_S apart)
         self._committer = GroupCommitter(storage, self._from_thread_durable, self._from_thread_error,
                                          self.pacer.pace)
@@ -165,7 +166,6 @@ class CoreLoop:
                 else:
                     fut.set_exception(Unavailable(f"not persisted: {exc}"))
         self.pacer.synced(answered)
-        self.stats.paced = bool(self.pacer.pace_s)
 
     def _fail_batch(self, n: int, exc: Exception) -> None:
         log.error("storage write failed", extra={"error": str(exc)})

@@ -135,7 +135,7 @@ class BrokerCollector:
         _add_hist(sync, [], s.sync_ms)
         paced = GaugeMetricFamily("fila_storage_paced",
                                   "1 while turns and fsyncs are paced under load.")
-        paced.add_metric([], int(s.paced))
+        paced.add_metric([], int(s.pace() > 0))
         yield from (batch, write, sync, paced)
         held = GaugeMetricFamily("fila_pending_bytes", "Bytes of messages the broker holds in memory.")
         held.add_metric([], b.pending_bytes)
@@ -200,7 +200,7 @@ class StorageStats:
         self.batch_size = Histogram(BATCH_BUCKETS)
         self.write_ms = Histogram(COMMIT_BUCKETS_MS)
         self.sync_ms = Histogram(COMMIT_BUCKETS_MS)
-        self.paced = False  # turns and fsyncs paced under load (fila.server.pacing)
+        self.pace: Callable[[], float] = lambda: 0.0  # the core loop's Pacer.pace
 
 
 class MetricsServer:
