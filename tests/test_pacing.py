@@ -108,11 +108,8 @@ class FixedPace(Pacer):
     def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
-        self.asked = 0  # times a turn or an fsync asked, while pacing
 
     def pace(self) -> float:
-        if self.seconds:
-            self.asked += 1
         return self.seconds
 
 

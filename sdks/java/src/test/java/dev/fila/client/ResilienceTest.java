@@ -12,10 +12,7 @@ import io.grpc.ServerCall;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -85,21 +82,7 @@ class ResilienceTest extends BrokerTest {
     final Server server;
 
     Follower(String leader) throws IOException {
-      MethodDescriptor.Marshaller<byte[]> bytes = new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-          try {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-      };
+      MethodDescriptor.Marshaller<byte[]> bytes = LegacyTest.BYTES;  // raw bytes both ways
       server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
               InsecureServerCredentials.create())
           .fallbackHandlerRegistry(new io.grpc.HandlerRegistry() {
