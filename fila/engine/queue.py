@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fila.engine.codec import StoredEncoder
 from fila.engine.drr import DrrScheduler
-from fila.engine.instruments import HookStat, RateWindow
+from fila.engine.instruments import HookStat
 from fila.engine.message import Entry
+from fila.engine.rate_window import RateWindow
 from fila.engine.rules import LuaLimits, QueueRules
 from fila.errors import InvalidArgument
 
