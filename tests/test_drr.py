@@ -124,3 +124,28 @@ def test_a_new_message_with_other_throttle_keys_wakes_a_parked_key() -> None:
     free = entry("t", tkeys=("fast",))
     drr.push(free)
     assert drr.pop(0.0) is free  # not left waiting for `slow`, which never refills
+
+
+def test_keys_that_come_and_go_beyond_the_idle_cache_keep_order_and_weight() -> None:
+    """More keys than the idle cache keeps, each with a message or so at a time (a tenant
+    per request): every message comes out once, a returning key starts a fresh turn with
+    its latest weight, and the cache stays within its size."""
+    from fila.engine.drr import IDLE_KEYS_KEPT
+
+    drr = DrrScheduler()
+    keys = IDLE_KEYS_KEPT * 2 + 100
+    out = []
+    for i in range(keys * 3):
+        drr.push(entry(f"k{i % keys}", 1 + (i // keys)))
+        if i >= 50:
+            out.append(drr.pop(0.0))
+        assert len(drr._idle) <= IDLE_KEYS_KEPT
+    while (e := drr.pop(0.0)) is not None:
+        out.append(e)
+    assert sorted(e.seq for e in out) == list(range(out[0].seq, out[0].seq + keys * 3))
+    assert [e.seq for e in out] == sorted(e.seq for e in out)  # one ready message per key: FIFO
+    # A key back with weight 3 gets up to 3 turns in a row when it has that many.
+    for _ in range(3):
+        drr.push(entry("k7", 3))
+    drr.push(entry("other", 1))
+    assert [drr.pop(0.0).fkey for _ in range(4)] == ["k7", "k7", "k7", "other"]  # type: ignore[union-attr]

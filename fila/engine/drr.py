@@ -33,6 +33,7 @@ import math
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from operator import attrgetter
 from typing import Protocol
 
@@ -132,7 +133,10 @@ class FairnessKey:
                 return None
         entry = group.popleft()
         if not group:
-            self._group_gone(gate, tkeys, now_s)
+            if self.throttled is None:  # _group_gone, without claims or holds to end
+                del groups[tkeys]
+            else:
+                self._group_gone(gate, tkeys, now_s)
         elif tkeys and gate is not None and gate.contended(tkeys, now_s):
             blocked.append(tkeys)
         self.count -= 1
@@ -234,8 +238,16 @@ class DrrScheduler:
         del self.keys[fk.key]
         idle = self._idle
         if len(idle) >= IDLE_KEYS_KEPT:
-            del idle[next(iter(idle))]  # the longest idle
+            self._evict_idle()
         idle[fk.key] = fk
+
+    def _evict_idle(self) -> None:
+        """Forget the longest idle half of the idle cache, in one pass: taking the first
+        item of a dict whose front was deleted scans the holes, so evicting one at a time
+        cost ~4 µs per message at 50,000 keys."""
+        idle = self._idle
+        for key in list(islice(idle, len(idle) // 2)):
+            del idle[key]
 
     def _to_back(self, fk: FairnessKey) -> None:
         """Into line, last (a heap item of its earlier state goes stale: `where` changed)."""
@@ -267,17 +279,25 @@ class DrrScheduler:
 
     def push(self, entry: Entry) -> None:
         """Make a message ready (enqueue order: newest last within its key)."""
-        fk = self.keys.get(entry.fkey)
+        # _key, _to_back and _arrived, inlined: this runs once per message, and with many
+        # keys of a message or so each, most messages bring their key back into line.
+        key = entry.fkey
+        fk = self.keys.get(key)
         if fk is None:
-            fk = self._key(entry.fkey, entry.weight)
-        else:
-            fk.weight = entry.weight  # the latest message's weight is the key's weight
+            fk = self._idle.pop(key, None)
+            if fk is None:
+                fk = FairnessKey(key, entry.weight)
+            self.keys[key] = fk
+        fk.weight = entry.weight  # the latest message's weight is the key's weight
         new_group = fk.push(entry)
         self.ready += 1
         if new_group and entry.tkeys:
             self._seen(entry.tkeys)
-        if fk.where == IDLE:  # _arrived, inlined: this runs once per message
-            self._to_back(fk)
+        if fk.where == IDLE:
+            self._stamp += 1
+            fk.stamp = self._stamp
+            fk.where = RING
+            self.ring.append(fk)
         elif new_group and fk.where == PARKED:
             self._return(fk)
 
@@ -355,10 +375,22 @@ class DrrScheduler:
                 self.ready -= 1
                 fk.deficit -= 1
                 fk.delivered += 1
-                if fk.count == 0:
-                    self._leave_front(returning)
-                    fk.release_holds(gate, now_s)
-                    self._retire(fk)
+                if fk.count == 0:  # it leaves the line (_leave_front, inlined)
+                    if returning:
+                        heapq.heappop(self.returning)
+                    else:
+                        ring.popleft()
+                    if fk.throttled is not None:
+                        fk.release_holds(gate, now_s)
+                    # _retire, inlined
+                    fk.where = IDLE
+                    fk.gen += 1
+                    fk.deficit = 0
+                    del self.keys[fk.key]
+                    idle = self._idle
+                    if len(idle) >= IDLE_KEYS_KEPT:
+                        self._evict_idle()
+                    idle[fk.key] = fk
                     blocked.clear()
                 elif fk.deficit < 1:  # to the back of the line (_to_back, inlined)
                     if returning:
