@@ -149,3 +149,21 @@ def test_keys_that_come_and_go_beyond_the_idle_cache_keep_order_and_weight() -> 
         drr.push(entry("k7", 3))
     drr.push(entry("other", 1))
     assert [drr.pop(0.0).fkey for _ in range(4)] == ["k7", "k7", "k7", "other"]  # type: ignore[union-attr]
+
+
+def test_a_queue_remembers_its_latest_throttle_keys_most_recent_last() -> None:
+    """What GetStats lists as the buckets a queue's messages use: the latest
+    THROTTLE_KEYS_SEEN of them, however many came and went."""
+    from fila.engine.drr import THROTTLE_KEYS_SEEN
+
+    drr = DrrScheduler()
+    n = THROTTLE_KEYS_SEEN + 500
+    for i in range(n):
+        drr.push(entry(f"k{i}", tkeys=(f"rate:{i}",)))
+        drr.pop(0.0)
+    drr.push(entry("again", tkeys=("rate:600",)))  # seen before: moves to the end
+    seen = list(drr.throttle_keys_seen)
+    assert len(seen) == THROTTLE_KEYS_SEEN
+    assert seen[-1] == "rate:600" and seen[-2] == f"rate:{n - 1}"
+    assert seen[0] == f"rate:{n - THROTTLE_KEYS_SEEN}"  # the oldest kept; older ones dropped
+    assert "rate:0" not in drr.throttle_keys_seen

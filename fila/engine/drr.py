@@ -31,7 +31,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from itertools import islice
 from operator import attrgetter
@@ -215,8 +215,10 @@ class DrrScheduler:
         self._stamp = 0
         self._idle: dict[str, FairnessKey] = {}
         self._blocked: list[tuple[str, ...]] = []
-        # The throttle keys this queue's messages used, most recent last (for its stats).
-        self.throttle_keys_seen: dict[str, None] = {}
+        # The throttle keys this queue's messages used, most recent last (for its stats). An
+        # OrderedDict: dropping a plain dict's first item, again and again, scans the holes
+        # its front was left with (0.7 us per message at 10,000 throttle keys).
+        self.throttle_keys_seen: OrderedDict[str, None] = OrderedDict()
 
     # -- keys entering and leaving ------------------------------------------------------------
 
@@ -266,10 +268,10 @@ class DrrScheduler:
     def _seen(self, tkeys: tuple[str, ...]) -> None:
         seen = self.throttle_keys_seen
         for t in tkeys:
-            seen.pop(t, None)
             seen[t] = None
+            seen.move_to_end(t)
         while len(seen) > THROTTLE_KEYS_SEEN:
-            del seen[next(iter(seen))]
+            seen.popitem(last=False)
 
     def _arrived(self, fk: FairnessKey, new_group: bool) -> None:
         if fk.where == IDLE:
