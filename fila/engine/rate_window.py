@@ -132,23 +132,20 @@ class _Rates(Mapping[str, float]):
     def __init__(self, w: RateWindow) -> None:
         self._w = w
 
-    def __getitem__(self, key: str) -> float:
+    def _read(self, key: str) -> float:
         w = self._w
         entry = w._state.get(key)
-        if entry is not None:
-            r = w._value(key, entry)
-            if r > 0.0:
-                return r
+        return 0.0 if entry is None else w._value(key, entry)
+
+    def __getitem__(self, key: str) -> float:
+        r = self._read(key)
+        if r > 0.0:
+            return r
         raise KeyError(key)
 
     def get(self, key: str, default: float | None = None) -> float | None:  # type: ignore[override]
-        w = self._w
-        entry = w._state.get(key)
-        if entry is not None:
-            r = w._value(key, entry)
-            if r > 0.0:
-                return r
-        return default
+        r = self._read(key)
+        return r if r > 0.0 else default
 
     def __iter__(self) -> Iterator[str]:
         w = self._w
