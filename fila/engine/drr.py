@@ -384,15 +384,7 @@ class DrrScheduler:
                         ring.popleft()
                     if fk.throttled is not None:
                         fk.release_holds(gate, now_s)
-                    # _retire, inlined
-                    fk.where = IDLE
-                    fk.gen += 1
-                    fk.deficit = 0
-                    del self.keys[fk.key]
-                    idle = self._idle
-                    if len(idle) >= IDLE_KEYS_KEPT:
-                        self._evict_idle()
-                    idle[fk.key] = fk
+                    self._retire(fk)
                     blocked.clear()
                 elif fk.deficit < 1:  # to the back of the line (_to_back, inlined)
                     if returning:
