@@ -70,6 +70,8 @@ SCENARIOS = [
              "tenant.lua, weight.t1 = 2, one 100/s bucket: msg/s per tenant; 2 and 8 consumers"),
     Scenario("isolation", isolation.isolation,
              "another client's enqueue latency while one sends 10k batches through a slow hook"),
+    Scenario("busy-keys", isolation.busy_keys,
+             "another client's enqueue latency beside the batched lifecycle over 40,000 keys"),
     Scenario("big-keys", big_state.big_keys,
              "GetStats, /metrics and Peek on 1,000,000 fairness keys; another client meanwhile"),
     Scenario("many-queues", big_state.many_queues,

@@ -5,6 +5,10 @@ hook costs ~150 us a message (1.5 s of hook time per batch). Meanwhile another c
 one small Enqueue every 20 ms to another queue. Measured: that other client's enqueue latency
 (p50, p99, max), beside the same with nobody else working. A batch gives the loop back every
 few milliseconds (fila/server/hot_path.py), so other clients wait at most that long.
+
+busy-keys: the same small-enqueue probe beside the batched lifecycle over BUSY_KEYS fairness
+keys, a different key per message, so each second delivers to tens of thousands of keys: what
+the once-a-second per-key bookkeeping (rates, idle keys) costs everyone else's latency.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import time
 
 import grpc
 
+from bench import load
 from bench.harness import Broker, Row, Settings, percentile
-from bench.workers import CHANNEL_OPTIONS, SERVICE
+from bench.workers import CHANNEL_OPTIONS, SERVICE, Load
 from fila.client import AsyncClient
 from fila.v1 import service_pb2
 
@@ -28,6 +33,7 @@ end
 """
 BATCH = 10_000
 PACE_S = 0.02
+BUSY_KEYS = 40_000
 
 
 async def _probe(addr: str, seconds: float) -> list[float]:
@@ -81,3 +87,15 @@ async def isolation(s: Settings) -> list[Row]:
     rows += _rows("other client, beside 10k batches through a 150 us hook", beside)
     rows[-1] = rows[-1]._replace(notes=rows[-1].notes + f"; the heavy client sent {sent:,}")
     return rows
+
+
+async def busy_keys(s: Settings) -> list[Row]:
+    seconds = max(3.0, s.measure_s)
+    with Broker() as broker:
+        await load.setup_queue(broker.addr, load.TENANT_HOOK)
+        async with AsyncClient(broker.addr) as c:
+            await c.create_queue("other")
+        async with Load(load.lifecycle_jobs(s, broker.addr, 100, keys=BUSY_KEYS)):
+            await asyncio.sleep(s.warmup_s + 1.0)  # past the first second's roll
+            beside = await _probe(broker.addr, seconds)
+    return _rows(f"other client, beside the lifecycle over {BUSY_KEYS:,} keys", beside)
