@@ -144,7 +144,11 @@ class _Rates(Mapping[str, float]):
         raise KeyError(key)
 
     def get(self, key: str, default: float | None = None) -> float | None:  # type: ignore[override]
-        r = self._read(key)
+        w = self._w
+        entry = w._state.get(key)  # most keys a ranking asks about have none: answer those first
+        if entry is None:
+            return default
+        r = w._value(key, entry)
         return r if r > 0.0 else default
 
     def __iter__(self) -> Iterator[str]:
