@@ -82,8 +82,12 @@ class Profiles:
 
     def add(self, weight: int, tsets: Collection[Collection[str]]) -> Profile:
         p = self.profile(tsets)
-        self.weights[p] = self.weights.get(p, 0.0) + max(1, weight)
+        self.add_weight(p, max(1, weight))
         return p
+
+    def add_weight(self, p: Profile, weight: float) -> None:
+        """Keys of profile `p` weighing `weight` together."""
+        self.weights[p] = self.weights.get(p, 0.0) + weight
 
 
 @dataclass(frozen=True)

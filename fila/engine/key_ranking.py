@@ -69,17 +69,28 @@ def rank(q: Queue, bucket_rates: dict[str, float], limit: int, now_s: float) -> 
     names += [k for k in set(kr.rates) | kr.recent(now_s) if k not in fks]
     acc = Profiles(bucket_rates)
     best: list[tuple[int, float, float, str]] = []
+    unthrottled = 0  # the weight of keys whose messages have no throttle keys (one profile)
+    rate_of, seen_at = kr.rates.get, kr.last_seen.get
     for i in range(0, len(names), SLICE_KEYS):
         yield
         fks = q.drr.keys
-        rates, last_seen = kr.rates, kr.last_seen  # a roll replaces these dicts
-        chunk = names[i:i + SLICE_KEYS]
-        for k in chunk:
+        rows = []
+        # busiest_first and Profiles.add, inlined (this runs once per key of a big queue),
+        # with the usual key, one set of messages without throttle keys, summed on the spot.
+        for k in names[i:i + SLICE_KEYS]:
             fk = fks.get(k)
-            if fk is not None:
-                acc.add(fk.weight, fk.groups)
-        best = heapq.nsmallest(limit, best + [busiest_first(k, fks, rates, last_seen)
-                                              for k in chunk])
+            if fk is None:
+                rows.append((0, -rate_of(k, 0.0), -seen_at(k, 0.0), k))
+                continue
+            groups = fk.groups
+            if len(groups) == 1 and () in groups:
+                unthrottled += max(1, fk.weight)
+            else:
+                acc.add(fk.weight, groups)
+            rows.append((-fk.count, -rate_of(k, 0.0), -seen_at(k, 0.0), k))
+        best = heapq.nsmallest(limit, best + rows)
+    if unthrottled:
+        acc.add_weight(acc.profile(((),)), unthrottled)
     sol = solve(acc, capacity(q))
     fks = q.drr.keys
     shares = {}
