@@ -13,7 +13,6 @@ REFRESH_S old while someone reads them (the read that finds it older asks for a 
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -88,7 +87,14 @@ def rank(q: Queue, bucket_rates: dict[str, float], limit: int, now_s: float) -> 
             else:
                 acc.add(fk.weight, groups)
             rows.append((-fk.count, -rate_of(k, 0.0), -seen_at(k, 0.0), k))
-        best = heapq.nsmallest(limit, best + rows)
+        # The `limit` smallest so far, sorted: a row not ahead of the last kept cannot get in
+        # (a C-level tuple compare; heapq.nsmallest's Python loop over 2,000 rows a slice
+        # was half of a ranking's time).
+        if len(best) >= limit:
+            worst = best[-1]
+            rows = [r for r in rows if r < worst]
+        if rows:
+            best = sorted(best + rows)[:limit]
     if unthrottled:
         acc.add_weight(acc.profile(((),)), unthrottled)
     sol = solve(acc, capacity(q))

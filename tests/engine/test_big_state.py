@@ -239,3 +239,27 @@ def test_an_idle_broker_sets_no_timer_once_its_rates_settle(tmp_path: Path) -> N
         if r.next_in_s is None:
             break
     assert r.next_in_s is None, "an idle broker keeps waking up"
+
+
+def test_a_ranking_lists_the_same_keys_as_sorting_them_all(tmp_path: Path) -> None:
+    """The ranking keeps the `limit` busiest of every key it walks, slice by slice: the same
+    list as ordering all the keys at once (most pending, fastest, latest, then by name)."""
+    import random
+
+    eng = Engine(tmp_path / "d")
+    eng.queue("q")
+    rnd = random.Random(7)
+    names = [f"k{i}" for i in range(kr.SLICE_KEYS * 3 + 17)]
+    rnd.shuffle(names)
+    for k in names:
+        for _ in range(rnd.choice((1, 1, 1, 2, 3))):
+            eng.enqueue("q", tenant=k)
+    eng.turn()
+    q = eng.broker.queues["q"]
+    for limit in (1, 50, kr.SLICE_KEYS + 5):
+        for _ in kr.rank(q, {}, limit, 0.0):
+            pass
+        assert q.ranking is not None
+        want = sorted(q.drr.keys, key=lambda k: kr.busiest_first(
+            k, q.drr.keys, q.key_rates.rates, q.key_rates.last_seen))[:limit]
+        assert q.ranking.keys == want
