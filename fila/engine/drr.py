@@ -217,7 +217,7 @@ class DrrScheduler:
         self._blocked: list[tuple[str, ...]] = []
         # The throttle keys this queue's messages used, most recent last (for its stats). An
         # OrderedDict: dropping a plain dict's first item, again and again, scans the holes
-        # its front was left with (0.7 us per message at 10,000 throttle keys).
+        # its front was left with (0.2 us per message at 10,000 throttle keys).
         self.throttle_keys_seen: OrderedDict[str, None] = OrderedDict()
 
     # -- keys entering and leaving ------------------------------------------------------------
@@ -246,7 +246,7 @@ class DrrScheduler:
     def _evict_idle(self) -> None:
         """Forget the longest idle half of the idle cache, in one pass: taking the first
         item of a dict whose front was deleted scans the holes, so evicting one at a time
-        cost ~4 µs per message at 50,000 keys."""
+        cost ~2.6 µs per message at 50,000 keys."""
         idle = self._idle
         for key in list(islice(idle, len(idle) // 2)):
             del idle[key]

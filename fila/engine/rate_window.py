@@ -132,16 +132,11 @@ class _Rates(Mapping[str, float]):
     def __init__(self, w: RateWindow) -> None:
         self._w = w
 
-    def _read(self, key: str) -> float:
-        w = self._w
-        entry = w._state.get(key)
-        return 0.0 if entry is None else w._value(key, entry)
-
     def __getitem__(self, key: str) -> float:
-        r = self._read(key)
-        if r > 0.0:
-            return r
-        raise KeyError(key)
+        r = self.get(key)
+        if r is None:
+            raise KeyError(key)
+        return r
 
     def get(self, key: str, default: float | None = None) -> float | None:  # type: ignore[override]
         w = self._w
