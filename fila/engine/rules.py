@@ -24,6 +24,7 @@ DEFAULT_FAIRNESS_KEY = "default"
 MAX_KEY_BYTES = 256
 MAX_WEIGHT = 1_000_000
 MAX_THROTTLE_KEYS = 16
+SHORT_KEY = MAX_KEY_BYTES // 4  # characters: a string this short is within MAX_KEY_BYTES in any UTF-8
 
 _SANDBOX_SOURCE = resources.files("fila.engine").joinpath("sandbox.lua").read_text()
 
@@ -156,17 +157,24 @@ class QueueRules:
             if flat[i] is not True:
                 return decisions, HookError(f"on_enqueue: {flat[i + 1]}")
             key, weight, ntk = flat[i + 1], flat[i + 2], flat[i + 3]
-            # Fast path for the usual shape: a short string key, no weight or an int, no
-            # throttle keys.
-            if not ntk and type(key) is str and 0 < len(key) <= MAX_KEY_BYTES // 4:
-                if weight is None:
-                    append(EnqueueDecision(key, 1, ()))
+            # Fast path for the usual shapes: a short string key, no weight or an int, and no
+            # throttle keys or a few short strings (what _decision accepts, checked cheaply).
+            if type(key) is str and 0 < len(key) <= SHORT_KEY:
+                w = 1 if weight is None else (
+                    weight if type(weight) is int and 1 <= weight <= MAX_WEIGHT else 0)
+                if w and not ntk:
+                    append(EnqueueDecision(key, w, ()))
                     i += 4
                     continue
-                if type(weight) is int and 1 <= weight <= MAX_WEIGHT:
-                    append(EnqueueDecision(key, weight, ()))
-                    i += 4
-                    continue
+                if w and ntk <= MAX_THROTTLE_KEYS:
+                    tks = flat[i + 4:i + 4 + ntk]
+                    for tk in tks:
+                        if type(tk) is not str or not 0 < len(tk) <= SHORT_KEY:
+                            break
+                    else:
+                        append(EnqueueDecision(key, w, tks))
+                        i += 4 + ntk
+                        continue
             try:
                 append(_decision(key, weight, flat[i + 4:i + 4 + ntk]))
             except HookError as exc:

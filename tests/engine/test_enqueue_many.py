@@ -181,3 +181,51 @@ def test_the_memory_limit_refuses_what_is_past_it(tmp_path: Path) -> None:
     assert results == accepted + refused  # in order: once full, the rest are refused
     eng.turn()
     eng.check()
+
+
+# Throttle keys as a hook may return them: each message's own, so a bad one fails only its
+# message's hook call (that message gets the defaults), and the log says what was wrong.
+TKS_HOOK = """
+function on_enqueue(msg)
+  local shape = msg.headers.shape
+  local tks
+  if shape == "two" then tks = { "a", "b" }
+  elseif shape == "empty" then tks = { "" }
+  elseif shape == "number" then tks = { "a", 7 }
+  elseif shape == "many" then tks = {} for i = 1, 17 do tks[i] = "k" .. i end
+  elseif shape == "sixteen" then tks = {} for i = 1, 16 do tks[i] = "k" .. i end
+  elseif shape == "long" then tks = { string.rep("x", 257) }
+  elseif shape == "wide" then tks = { string.rep("é", 100) }
+  elseif shape == "wide-key" then return { fairness_key = string.rep("é", 129) }
+  end
+  return { fairness_key = "t", throttle_keys = tks }
+end
+"""
+
+
+@pytest.mark.parametrize(("shape", "want", "error"), [
+    ("two", ("t", ["a", "b"]), None),
+    ("sixteen", ("t", [f"k{i}" for i in range(1, 17)]), None),
+    ("wide", ("t", ["é" * 100]), None),  # 200 bytes of UTF-8: within 256
+    ("empty", None, "throttle_keys must be strings of 1..256 bytes"),
+    ("number", None, "throttle_keys must be strings of 1..256 bytes"),
+    ("long", None, "throttle_keys must be strings of 1..256 bytes"),
+    ("many", None, "at most 16 throttle_keys"),
+    ("wide-key", None, "fairness_key must be 1..256 bytes"),  # 258 bytes in 129 characters
+])
+def test_hook_results_are_checked_per_message(
+        eng: Engine, caplog: pytest.LogCaptureFixture, shape: str,
+        want: tuple[str, list[str]] | None, error: str | None) -> None:
+    eng.queue("q", TKS_HOOK)
+    s = eng.stream("q")
+    ids = eng.broker.enqueue_many(_items("q", {"shape": "two"}, {"shape": shape}, {"shape": "two"}))
+    assert _hook_stat(eng, "q") == (3, 0 if error is None else 1)
+    eng.turn()
+    got = {m.id: (m.metadata.fairness_key, list(m.metadata.throttle_keys)) for m in s.read()}
+    assert [got[i] for i in ids] == [("t", ["a", "b"]), want or ("default", []), ("t", ["a", "b"])]
+    logged = [getattr(r, "error", "") for r in caplog.records if "hook failed" in r.getMessage()]
+    if error is None:
+        assert not logged
+    else:
+        assert len(logged) == 1 and error in logged[0], logged
+    eng.check()
