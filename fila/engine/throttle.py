@@ -22,6 +22,7 @@ given back if the message goes away before it is delivered.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from typing import Protocol
@@ -100,6 +101,10 @@ class Throttles:
         self.buckets: dict[str, Bucket] = {}
         self.claimants: dict[str, deque[Claimant]] = {}  # bucket -> queues, in turn order
         self.wake: dict[str, float] = {}  # bucket -> when it can next grant a claim
+        # The same as a heap, so a turn looks at the buckets that are due, not at every
+        # bucket with claims (10,000 throttled keys cost a turn 0.8 ms when walked). Items
+        # whose time no longer matches `wake` are stale and dropped when they surface.
+        self._wake_heap: list[tuple[float, str]] = []
 
     def configure(self, key: str, rate: float, burst: float, now_s: float) -> None:
         bucket = self.buckets.get(key)
@@ -112,12 +117,12 @@ class Throttles:
             if bucket.tokens > burst:
                 bucket.tokens = burst
         if key in self.claimants:
-            self.wake[key] = self.next_token_s(key, now_s)  # re-decide with the new rate
+            self._set_wake(key, self.next_token_s(key, now_s))  # re-decide with the new rate
 
     def remove(self, key: str, now_s: float = 0.0) -> None:
         self.buckets.pop(key, None)
         if key in self.claimants:
-            self.wake[key] = now_s  # no limit any more: every claim is granted at once
+            self._set_wake(key, now_s)  # no limit any more: every claim is granted at once
 
     # -- taking tokens ------------------------------------------------------------------------
 
@@ -196,7 +201,7 @@ class Throttles:
                 b.refill(now_s)
                 b.tokens = min(b.burst, b.tokens + n)
                 if k in self.claimants:
-                    self.wake[k] = now_s
+                    self._set_wake(k, now_s)
         held.clear()
 
     def lacking(self, keys: tuple[str, ...], held: dict[str, int]) -> list[str]:
@@ -231,12 +236,26 @@ class Throttles:
             line.append(who)
         at = self.next_token_s(key, now_s)
         if at < self.wake.get(key, math.inf):
-            self.wake[key] = at
+            self._set_wake(key, at)
+
+    def _set_wake(self, key: str, at: float) -> None:
+        self.wake[key] = at
+        heap = self._wake_heap
+        heapq.heappush(heap, (at, key))
+        if len(heap) > 2 * len(self.wake) + 1024:  # mostly stale: rebuild from `wake`
+            self._wake_heap = [(t, k) for k, t in self.wake.items()]
+            heapq.heapify(self._wake_heap)
 
     def grant_due(self, now_s: float) -> None:
         """Give the tokens of refilled buckets to their claims (queues take turns)."""
-        for key, at in list(self.wake.items()):
-            if at <= now_s:
+        heap, wake = self._wake_heap, self.wake
+        due = []
+        while heap and heap[0][0] <= now_s:
+            at, key = heapq.heappop(heap)
+            if wake.get(key) == at:
+                due.append((key, at))
+        for key, at in due:  # (a grant may set another bucket's time: that one waits a turn)
+            if wake.get(key) == at:
                 self.grant(key, now_s)
 
     def grant(self, key: str, now_s: float) -> None:
@@ -253,7 +272,7 @@ class Throttles:
             else:
                 line.popleft()  # it has no claim on this bucket any more
         if line:
-            self.wake[key] = self.next_token_s(key, now_s)
+            self._set_wake(key, self.next_token_s(key, now_s))
         else:
             del self.claimants[key]
             del self.wake[key]
@@ -269,5 +288,8 @@ class Throttles:
 
     def next_wake(self) -> float | None:
         """When the next bucket with claims can grant one (None: none can)."""
-        at = min(self.wake.values(), default=math.inf)
+        heap, wake = self._wake_heap, self.wake
+        while heap and wake.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # stale
+        at = heap[0][0] if heap else math.inf
         return None if at == math.inf else at

@@ -263,3 +263,43 @@ def test_a_ranking_lists_the_same_keys_as_sorting_them_all(tmp_path: Path) -> No
         want = sorted(q.drr.keys, key=lambda k: kr.busiest_first(
             k, q.drr.keys, q.key_rates.rates, q.key_rates.last_seen))[:limit]
         assert q.ranking.keys == want
+
+
+THROTTLED_HOOK = """
+function on_enqueue(msg)
+  return { fairness_key = msg.headers.tenant, throttle_keys = { "rate:" .. msg.headers.tenant } }
+end
+"""
+
+
+def test_a_turn_looks_only_at_throttle_buckets_that_are_due(tmp_path: Path) -> None:
+    """With thousands of throttled keys waiting for their buckets, a turn costs the buckets
+    that refilled, not every bucket with claims (walking them cost 0.8 ms a turn at 10,000)."""
+    eng = Engine(tmp_path / "d")
+    eng.queue("q", THROTTLED_HOOK)
+    keys = 3_000
+    for i in range(keys):
+        eng.broker.set_config(f"throttle.rate:t{i}", "1,1")
+    s = eng.stream("q", credit=10 * keys, window=10 * keys)
+    for i in range(keys):
+        for _ in range(2):
+            eng.enqueue("q", tenant=f"t{i}")
+    got = 0
+    for _ in range(100):
+        eng.turn()
+        got += len(s.read())
+    assert got == keys  # one token each: the second messages wait, claiming their buckets
+    throttles = eng.broker.config.throttles
+    assert len(throttles.wake) == keys
+    throttles.wake = NoWalk(throttles.wake)
+    NoWalk.walked = True
+    try:
+        eng.advance(1)  # nothing refilled yet
+        eng.advance(1)
+    finally:
+        NoWalk.walked = False
+    eng.advance(1000)  # every bucket refilled: every second message goes
+    for _ in range(100):
+        got += len(s.read())
+        eng.turn()
+    assert got == 2 * keys
