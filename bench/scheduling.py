@@ -11,7 +11,8 @@ fresh broker:
 - `throttle`: every message carries a throttle key (one per fairness key, from the Lua
   hook). First every bucket is set far above the load (checked on every delivery, never
   binding); then half the keys are throttled to a trickle, so the scheduler keeps skipping
-  (parking) them while it serves the other half.
+  (parking) them while it serves the other half; then the same with 10,000 keys, 5,000 of
+  them waiting for their buckets at any time (what per-tenant limits look like at scale).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DRR_PAIRS = ((1, 1000), (10, 10_000))
 BATCH = 100
 OPEN_RATE = 1_000_000.0  # a bucket this fast never binds here
 TRICKLE_RATE = 5.0  # msg/s per throttled key
+MANY_THROTTLED_KEYS = 10_000  # the third run: thousands of tenants held back at once
 
 
 def _cost(few: float, many: float) -> float:
@@ -64,13 +66,13 @@ async def drr_cost(s: Settings) -> list[Row]:
     return rows
 
 
-def _throttles(keys: int, slow: int) -> load.Setup:
-    """Set a bucket for every tenant's throttle key: the first `slow` at TRICKLE_RATE."""
+def _throttles(keys: int, slow: int, trickle: float = TRICKLE_RATE) -> load.Setup:
+    """Set a bucket for every tenant's throttle key: the first `slow` at `trickle`."""
 
     async def setup(client: AsyncClient) -> None:
         async def one(i: int) -> None:
-            rate = TRICKLE_RATE if i < slow else OPEN_RATE
-            await client.set_throttle(f"rate:t{i}", rate, rate)
+            rate = trickle if i < slow else OPEN_RATE
+            await client.set_throttle(f"rate:t{i}", rate, max(1.0, rate))
 
         for start in range(0, keys, 100):
             await asyncio.gather(*(one(i) for i in range(start, min(start + 100, keys))))
@@ -80,15 +82,21 @@ def _throttles(keys: int, slow: int) -> load.Setup:
 
 async def throttle(s: Settings) -> list[Row]:
     k = s.fairness_keys
+    big = MANY_THROTTLED_KEYS
     rows = []
-    for slow, name, about in (
-        (0, "throttled lifecycle, no bucket binds",
+    # The third: as many messages held back per second as the second, over ten times the keys.
+    big_trickle = TRICKLE_RATE * (k // 2) / (big // 2)
+    for keys, slow, trickle, name, about in (
+        (k, 0, TRICKLE_RATE, "throttled lifecycle, no bucket binds",
          f"every message has a throttle key, {k:,} buckets at {OPEN_RATE:,.0f}/s"),
-        (k // 2, "throttled lifecycle, half the keys throttled",
+        (k, k // 2, TRICKLE_RATE, "throttled lifecycle, half the keys throttled",
          f"{k // 2:,} of {k:,} keys' buckets at {TRICKLE_RATE:g} msg/s each, the rest open"),
+        (big, big // 2, big_trickle, f"throttled lifecycle, half of {big:,} keys throttled",
+         f"{big // 2:,} of {big:,} keys' buckets at {big_trickle:g} msg/s each, the rest open"),
     ):
-        r = await lifecycle.batched(s, BATCH, hook=load.THROTTLE_HOOK, setup=_throttles(k, slow))
+        r = await lifecycle.batched(s, BATCH, keys=keys, hook=load.THROTTLE_HOOK,
+                                    setup=_throttles(keys, slow, trickle))
         rows.append(load.row(name, r.window.rate(0), "msg/s",
-                             f"{about}; {lifecycle.batched_shape(s, BATCH)}, {load.shape(s)}",
-                             r.window.notes(0), r.backlog_note()))
+                             f"{about}; {lifecycle.batched_shape(s, BATCH)}, "
+                             f"{load.shape(s, keys=keys)}", r.window.notes(0), r.backlog_note()))
     return rows
