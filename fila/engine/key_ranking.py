@@ -78,15 +78,14 @@ def rank(q: Queue, bucket_rates: dict[str, float], limit: int, now_s: float) -> 
         # with the usual key, one set of messages without throttle keys, summed on the spot.
         for k in names[i:i + SLICE_KEYS]:
             fk = fks.get(k)
-            if fk is None:
-                rows.append((0, -rate_of(k, 0.0), -seen_at(k, 0.0), k))
-                continue
-            groups = fk.groups
-            if len(groups) == 1 and () in groups:
-                unthrottled += max(1, fk.weight)
-            else:
-                acc.add(fk.weight, groups)
-            rows.append((-fk.count, -rate_of(k, 0.0), -seen_at(k, 0.0), k))
+            if fk is not None:
+                groups = fk.groups
+                if len(groups) == 1 and () in groups:
+                    unthrottled += max(1, fk.weight)
+                else:
+                    acc.add(fk.weight, groups)
+            rows.append((-fk.count if fk is not None else 0, -rate_of(k, 0.0),
+                         -seen_at(k, 0.0), k))
         # The `limit` smallest so far, sorted: a row not ahead of the last kept cannot get in
         # (a C-level tuple compare; heapq.nsmallest's Python loop over 2,000 rows a slice
         # was half of a ranking's time).
