@@ -209,9 +209,19 @@ def read_varint(data: bytes, i: int) -> tuple[int, int]:
 
 def metadata_offset(data: bytes) -> int:
     """Where the top-level `metadata` field (4) of a serialized Message starts (len(data) if
-    it has none): a walk over the top-level fields, for bytes whose layout is not known."""
+    it has none): a walk over the top-level fields, for bytes whose layout is not known (after
+    recovery, a nack's rewrite). Fields with one-byte tags and lengths go the short way."""
     i, n = 0, len(data)
     while i < n:
+        tag = data[i]
+        if tag < 0x80 and tag & 7 == 2:  # a one-byte tag, length-delimited: every field here
+            if tag == 0x22:
+                return i
+            length, j = data[i + 1], i + 2
+            if length & 0x80:
+                length, j = read_varint(data, i + 1)
+            i = j + length
+            continue
         tag, j = read_varint(data, i)
         field, wire = tag >> 3, tag & 7
         if field == 4 and wire == 2:
@@ -229,3 +239,41 @@ def metadata_offset(data: bytes) -> int:
             raise ValueError(f"unexpected wire type {wire} in a stored message")
         i = j
     return n
+
+
+class MetadataCache:
+    """What a stored message's `metadata` says, decoded once per distinct bytes: (fairness
+    key, weight, throttle keys, attempt count, last error). Recovery reads millions of
+    messages whose metadata repeats per tenant; a cache bounded like StoredEncoder's."""
+
+    MAX_CACHED = 100_000
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, tuple[str, int, tuple[str, ...], int, str]] = {}
+
+    def fields(self, data: bytes, meta_at: int) -> tuple[str, int, tuple[str, ...], int, str]:
+        """The metadata of `data`, whose metadata field starts at `meta_at`
+        (metadata_offset; len(data) if it has none, which reads as all defaults)."""
+        meta = b""
+        if meta_at < len(data):
+            length, i = data[meta_at + 1], meta_at + 2
+            if length & 0x80:
+                length, i = read_varint(data, meta_at + 1)
+            meta = data[i:i + length]
+        got = self._seen.get(meta)
+        if got is None:
+            md = messages_pb2.MessageMetadata.FromString(meta)
+            got = (md.fairness_key, md.weight or 1, tuple(md.throttle_keys), md.attempt_count,
+                   md.last_error)
+            if len(self._seen) >= self.MAX_CACHED:
+                self._seen.clear()
+            self._seen[meta] = got
+        return got
+
+
+def stored_id(data: bytes) -> str:
+    """A stored message's id: its first field, 36 characters wherever Fila wrote it (a
+    UUID, `StoredEncoder` and upb both put field 1 first), else read by decoding."""
+    if len(data) >= STORED_HEAD and data[0] == 0x0A and data[1] == 0x24:
+        return data[2:STORED_HEAD].decode()
+    return str(messages_pb2.Message.FromString(data).id)

@@ -86,16 +86,6 @@ class FairnessKey:
         self.delivered = 0
         self.throttled: KeyClaims | None = None  # held tokens and claims, once it waited
 
-    def push(self, entry: Entry) -> bool:
-        """Add a message (newest last). True if it opened a new throttle-key set."""
-        group = self.groups.get(entry.tkeys)
-        new = group is None
-        if group is None:
-            group = self.groups[entry.tkeys] = deque()
-        group.append(entry)
-        self.count += 1
-        return new
-
     def push_front(self, entry: Entry) -> bool:
         """Put back a message that was taken out of order (kept sorted by seq)."""
         group = self.groups.get(entry.tkeys)
@@ -281,8 +271,9 @@ class DrrScheduler:
 
     def push(self, entry: Entry) -> None:
         """Make a message ready (enqueue order: newest last within its key)."""
-        # _key, _to_back and _arrived, inlined: this runs once per message, and with many
-        # keys of a message or so each, most messages bring their key back into line.
+        # _key, FairnessKey.push, _to_back and _arrived, inlined: this runs once per message
+        # (and once per stored message at recovery), and with many keys of a message or so
+        # each, most messages bring their key back into line.
         key = entry.fkey
         fk = self.keys.get(key)
         if fk is None:
@@ -291,7 +282,13 @@ class DrrScheduler:
                 fk = FairnessKey(key, entry.weight)
             self.keys[key] = fk
         fk.weight = entry.weight  # the latest message's weight is the key's weight
-        new_group = fk.push(entry)
+        # fk.push(entry), inlined too
+        group = fk.groups.get(entry.tkeys)
+        new_group = group is None
+        if group is None:
+            group = fk.groups[entry.tkeys] = deque()
+        group.append(entry)
+        fk.count += 1
         self.ready += 1
         if new_group and entry.tkeys:
             self._seen(entry.tkeys)
