@@ -11,6 +11,7 @@ result tables copied back), which keeps a typical hook at a few microseconds.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +25,7 @@ DEFAULT_FAIRNESS_KEY = "default"
 MAX_KEY_BYTES = 256
 MAX_WEIGHT = 1_000_000
 MAX_THROTTLE_KEYS = 16
+MAX_SHARED_THROTTLE_KEYS = 100_000  # distinct throttle-key sets kept shared (then anew)
 SHORT_KEY = MAX_KEY_BYTES // 4  # characters: a string this short is within MAX_KEY_BYTES in any UTF-8
 
 _SANDBOX_SOURCE = resources.files("fila.engine").joinpath("sandbox.lua").read_text()
@@ -69,6 +71,7 @@ class QueueRules:
         self._api: Any = None
         self._on_enqueue: Any = None
         self._on_failure: Any = None
+        self._throttle_keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # each set, once
         if not (self.has_on_enqueue or self.has_on_failure):
             return
         self._lua = lua54.LuaRuntime(
@@ -152,6 +155,13 @@ class QueueRules:
             flat = (flat,)
         decisions: list[EnqueueDecision] = []
         append = decisions.append
+        # Every message of a tenant held in a backlog shares one key string and one tuple of
+        # throttle keys, not a copy each from Lua (~100 bytes per message with a throttle
+        # key); their hashes, cached on the shared strings, are then computed once.
+        intern = sys.intern
+        if len(self._throttle_keys) + len(payload_sizes) > MAX_SHARED_THROTTLE_KEYS:
+            self._throttle_keys.clear()  # bounded by the cap, or by one run if that is longer
+        shared = self._throttle_keys.setdefault
         i, n = 0, len(flat)
         while i < n:
             if flat[i] is not True:
@@ -163,7 +173,7 @@ class QueueRules:
                 w = 1 if weight is None else (
                     weight if type(weight) is int and 1 <= weight <= MAX_WEIGHT else 0)
                 if w and not ntk:
-                    append(EnqueueDecision(key, w, ()))
+                    append(EnqueueDecision(intern(key), w, ()))
                     i += 4
                     continue
                 if w and ntk <= MAX_THROTTLE_KEYS:
@@ -172,13 +182,15 @@ class QueueRules:
                         if type(tk) is not str or not 0 < len(tk) <= SHORT_KEY:
                             break
                     else:
-                        append(EnqueueDecision(key, w, tks))
+                        append(EnqueueDecision(intern(key), w, shared(tks, tks)))
                         i += 4 + ntk
                         continue
             try:
-                append(_decision(key, weight, flat[i + 4:i + 4 + ntk]))
+                d = _decision(key, weight, flat[i + 4:i + 4 + ntk])
             except HookError as exc:
                 return decisions, exc
+            append(EnqueueDecision(intern(d.fairness_key), d.weight,
+                                   shared(d.throttle_keys, d.throttle_keys)))
             i += 4 + ntk
         return decisions, None
 

@@ -229,3 +229,28 @@ def test_hook_results_are_checked_per_message(
     else:
         assert len(logged) == 1 and error in logged[0], logged
     eng.check()
+
+
+def test_a_backlog_holds_each_tenants_keys_once(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lua hands back a new string per message; a backlog of a million messages of a few
+    tenants must not hold a million copies of their keys."""
+    eng.queue("q", PICKY_HOOK)
+    headers = [{"tenant": f"t{i % 3}", "throttle": f"r{i % 3}"} for i in range(30)]
+    headers += [{"tenant": "x" * 200, "throttle": "y" * 200}] * 2  # past the fast path's lengths
+    eng.broker.enqueue_many(_items("q", *headers))
+    held = eng.broker.queue("q").oldest(100)
+    by_tenant: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for e in held:
+        by_tenant.setdefault(e.fkey, []).append((e.fkey, e.tkeys))
+    assert len(by_tenant) == 4
+    for same in by_tenant.values():
+        assert all(k is same[0][0] and t is same[0][1] for k, t in same)
+    assert held[0].tkeys == ("r0", "all")
+    # The table of shared throttle-key sets is bounded: past its size it starts anew.
+    monkeypatch.setattr("fila.engine.rules.MAX_SHARED_THROTTLE_KEYS", 10)
+    rules = eng.broker.queue("q").rules
+    for n in range(1, 6):
+        eng.broker.enqueue_many(_items("q", *({"tenant": "t", "throttle": f"n{n}.{i}"}
+                                              for i in range(4))))
+        assert len(rules._throttle_keys) <= 10
+    assert len(eng.broker.queue("q").oldest(1000)) == 32 + 20
