@@ -93,6 +93,28 @@ def test_goals_are_checked_against_rows() -> None:
     assert evaluated["fairness 1:2:3:4:5, max deviation from fair share"]["status"] == "not run"
 
 
+def test_a_row_with_several_ratio_goals_shows_each_in_the_goal_column() -> None:
+    from bench import goals
+
+    batched = {"lifecycle acked, 100 msgs/RPC": 20_000.0, "lifecycle acked, 500 msgs/RPC": 32_000.0}
+    evaluated = goals.evaluate([
+        {"name": "batch-lifecycle",
+         "rows": [{"name": k, "value": v, "unit": "msg/s", "notes": ""} for k, v in batched.items()]},
+        {"name": "grpc-ceiling",
+         "rows": [{"name": "ceiling lifecycle, 500 msgs/RPC", "value": 64_000.0, "unit": "msg/s",
+                   "notes": ""}]},
+    ])
+    figures = {e["figure"]: e for e in evaluated}
+    assert figures["lifecycle 500 msgs/RPC, % of 100 msgs/RPC"]["value"] == 160.0
+    assert figures["lifecycle 500 msgs/RPC, % of 100 msgs/RPC"]["status"] == "met"
+    assert figures["lifecycle 500 msgs/RPC, % of the fake broker's"]["status"] == "reported"
+    # Without the 100/RPC ceiling row that ratio is not run, not a division by nothing.
+    assert figures["lifecycle 100 msgs/RPC, % of the fake broker's"]["status"] == "not run"
+    column = goals.by_row(evaluated)[("batch-lifecycle", "lifecycle acked, 500 msgs/RPC")]
+    assert column == (">= 200,000 msg/s: MISSED; 160% of 100 msgs/RPC (goal >= 150 %): met; "
+                      "50% of the fake broker's")
+
+
 def test_fake_broker_splits_batches() -> None:
     from bench.ceiling import _items
     from fila.v1 import service_pb2
