@@ -151,3 +151,16 @@ def test_server_cost_drives_the_real_handlers() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("3,000 messages, batches of 100, 1000 keys: ")
     assert "µs of CPU per message" in proc.stdout
+
+
+def test_floors_reports_the_wake_penalty_and_fsync_latency(tmp_path: Path) -> None:
+    from bench import floors
+
+    out = tmp_path / "floors.json"
+    assert floors.main(["--dir", str(tmp_path), "--syncs", "5", "--samples", "5",
+                        "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["wake_us_by_gap_ms"]) == {"0.0", "0.2", "1.0", "5.0"}
+    assert all(us > 0 for us in doc["wake_us_by_gap_ms"].values())
+    assert doc["fsync_ms"]["count"] == 5 and 0 < doc["fsync_ms"]["p50"] <= doc["fsync_ms"]["max"]
+    assert not list(tmp_path.glob("fila-floors-*"))  # its scratch file is gone
