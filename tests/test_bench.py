@@ -164,3 +164,25 @@ def test_floors_reports_the_wake_penalty_and_fsync_latency(tmp_path: Path) -> No
     assert all(us > 0 for us in doc["wake_us_by_gap_ms"].values())
     assert doc["fsync_ms"]["count"] == 5 and 0 < doc["fsync_ms"]["p50"] <= doc["fsync_ms"]["max"]
     assert not list(tmp_path.glob("fila-floors-*"))  # its scratch file is gone
+
+
+def test_storage_layout_measures_both_layouts_and_leaves_what_each_keeps(tmp_path: Path) -> None:
+    from bench import storage_layout
+
+    # Each layout stores what it claims: after 5 turns of 10, the last turn is still unacked.
+    for layout, want_prefixes in (("per-message", {b"M"}), ("segment", {b"S", b"A"})):
+        db, wo = storage_layout._open(tmp_path / layout)
+        storage_layout.LAYOUTS[layout](db, wo, 50, 10)
+        stored = list(db.keys())
+        db.close()
+        assert {k[:1] for k in stored} == want_prefixes
+        live = [k for k in stored if k[:1] in (b"M", b"S")]
+        assert len(live) == (10 if layout == "per-message" else 1)
+
+    out = tmp_path / "layout.json"
+    assert storage_layout.main(["--messages", "2000", "--batch", "100", "--rounds", "1",
+                                "--dir", str(tmp_path), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["layout"] for r in rows] == ["per-message", "segment"]
+    assert all(r["cpu_us_per_msg"] > 0 for r in rows)
+    assert not list(tmp_path.glob("fila-layout-*"))  # its scratch databases are gone
